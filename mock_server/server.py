@@ -1,0 +1,189 @@
+"""`MockServer`: the Python handle that runs the mock on uvicorn (httptools parser, uvloop when installed).
+
+Embedded use (tests, the runner's embedded mode): `start()` serves from a daemon thread and returns once the
+server accepts connections; `stop()` shuts it down and joins the thread. `serve_forever()` serves in the
+calling (main) thread with uvicorn's own SIGINT/SIGTERM handling, for the CLI.
+
+The socket is bound here, before uvicorn starts, so `url` is known at once even with `port=0`. Uvicorn's
+access log is off and logging is left unconfigured: bearer tokens and secrets are never logged.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from mock_server.app import create_app
+from mock_server.gateway import ABORT_EXTENSION
+from mock_server.settings import MockSettings
+from mock_server.state import MockState
+
+POLL_S = 0.005
+
+
+class AbortableHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol plus a scope extension that closes the connection with no response.
+
+    ASGI gives an app no way to drop a connection (uvicorn answers 500 when an app returns without a
+    response); `scope["extensions"][ABORT_EXTENSION]()` aborts the transport instead.
+    """
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.scope["extensions"] = {ABORT_EXTENSION: self.transport.abort}  # type: ignore[typeddict-unknown-key]
+
+
+class MockServer:
+    """A mock Moveworks API server; see docs/mock-server.md for every option, status and error code.
+
+    Keyword options follow `MockSettings` (units in names: `window_s`, `token_ttl_s`, `latency_ms`).
+    `rate_limit`: `(limit, window_s)` or `"limit/window_s"`; `faults`: initial fault spec (see `faults`);
+    `clock`: monotonic seconds for token expiry and the rate-limit window (tests inject a fake one).
+    Raises `ValueError` for bad options, `OSError` when the address cannot be bound (at `start`).
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        rate_limit: tuple[int, float] | str = (120, 60.0),
+        rate_limit_algorithm: str = "sliding",
+        rate_limit_headers: bool = True,
+        token_ttl_s: float = 3600.0,
+        clients: Mapping[str, str] | None = None,
+        api_keys: Iterable[str] = (),
+        events: Iterable[str] | None = None,
+        users: Iterable[str] | None = None,
+        token_request: str = "both",
+        token_response: str = "plain",
+        allow_basic_auth: bool = False,
+        latency_ms: float = 0,
+        seed: int | None = None,
+        *,
+        faults: Mapping[str, Any] | None = None,
+        clock: Callable[[], float] | None = None,
+        request_log_size: int = 1000,
+        loop: str = "auto",
+    ) -> None:
+        self.settings = MockSettings.build(
+            host=host, port=port, rate_limit=rate_limit, rate_limit_algorithm=rate_limit_algorithm,
+            rate_limit_headers=rate_limit_headers, token_ttl_s=token_ttl_s, clients=clients, api_keys=api_keys,
+            events=events, users=users, token_request=token_request, token_response=token_response,
+            allow_basic_auth=allow_basic_auth, latency_ms=latency_ms, seed=seed, clock=clock,
+            request_log_size=request_log_size,
+        )  # fmt: skip
+        self.state = MockState(self.settings)
+        if faults:
+            self.state.inject(dict(faults))
+        self._loop = loop
+        self._port = self.settings.port
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------------------
+    def start(self, timeout_s: float = 10.0) -> MockServer:
+        """Serve from a daemon thread; return `self` once listening. Raises `RuntimeError` on failure/timeout."""
+        if self._thread is not None:
+            return self
+        server, sock = self._prepare()
+        self._error = None
+        self._thread = threading.Thread(target=self._run, args=(server, sock), name=f"mock-server:{self._port}")
+        self._thread.daemon = True
+        self._thread.start()
+        deadline_s = time.monotonic() + timeout_s
+        while not server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline_s:
+                self.stop()
+                raise RuntimeError(f"mock server did not start on {self.url}") from self._error
+            time.sleep(POLL_S)
+        return self
+
+    def serve_forever(self, on_listening: Callable[[str], None] | None = None) -> None:
+        """Serve in the calling thread until SIGINT/SIGTERM; `on_listening(url)` runs once the socket listens."""
+        server, sock = self._prepare()
+        if on_listening is not None:
+            on_listening(self.url)
+        server.run(sockets=[sock])
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Shut down and join the thread; idempotent. A stopped server can `start()` again on the same port."""
+        server, thread = self._server, self._thread
+        if server is not None:
+            server.should_exit = True
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout_s)
+        self._server, self._thread = None, None
+
+    def _prepare(self) -> tuple[uvicorn.Server, socket.socket]:
+        family = socket.AF_INET6 if ":" in self.settings.host else socket.AF_INET
+        sock = socket.create_server((self.settings.host, self._port), family=family, backlog=2048)
+        self._port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            create_app(self.state), http=AbortableHttpToolsProtocol, loop=self._loop, ws="none",
+            lifespan="off", access_log=False, log_config=None, log_level="warning", server_header=False,
+            timeout_keep_alive=30, timeout_graceful_shutdown=2,
+        )  # fmt: skip
+        self._server = uvicorn.Server(config)
+        return self._server, sock
+
+    def _run(self, server: uvicorn.Server, sock: socket.socket) -> None:
+        try:
+            server.run(sockets=[sock])
+        except BaseException as exc:  # reported by start(); a daemon thread has nowhere else to raise
+            self._error = exc
+        finally:
+            sock.close()
+
+    def __enter__(self) -> MockServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- addresses -----------------------------------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        """The bound port (the real one once started, even when asked for port 0)."""
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. `http://127.0.0.1:8765` (no trailing slash)."""
+        host = self.settings.host
+        return f"http://[{host}]:{self._port}" if ":" in host else f"http://{host}:{self._port}"
+
+    # -- inspection and control (same documents as the /_mock/ endpoints) ---------------------------------
+    def messages(self) -> list[dict[str, Any]]:
+        """Accepted sends in arrival order == `GET /_mock/messages` `messages`."""
+        return self.state.messages()
+
+    def stats(self) -> dict[str, Any]:
+        """== `GET /_mock/stats`."""
+        return self.state.stats()
+
+    def requests(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """Last `limit` API requests (method, path, status, duration_ms, at) == `GET /_mock/requests`."""
+        return self.state.request_log(limit)
+
+    def reset(self) -> None:
+        """== `POST /_mock/reset`: clears messages, stats, tokens, the rate-limit window and faults."""
+        self.state.reset()
+
+    def inject(self, **fault: Any) -> dict[str, Any]:
+        """== `POST /_mock/faults`: apply a partial fault spec; returns the active spec. Raises `ValueError`."""
+        return self.state.inject(fault)
+
+    def clear_faults(self) -> dict[str, Any]:
+        """== `DELETE /_mock/faults`."""
+        return self.state.clear_faults()
+
+    def revoke_tokens(self, client_id: str | None = None) -> int:
+        """== `POST /_mock/revoke-tokens`: revoke live tokens (of one client when given); returns how many."""
+        return self.state.revoke_tokens(client_id)
