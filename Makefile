@@ -1,0 +1,30 @@
+# The two commands a newcomer runs: `make demo` and `make test`. Both create .venv on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test install record loadtest bench schema clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test,load]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Run every job in jobs/ against the embedded mock server (a second run sends nothing new).
+demo: $(STAMP)
+	$(BIN)/mwsync run jobs/*.yaml
+
+## Run the whole test suite.
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+## Regenerate the published job-file JSON Schema.
+schema: $(STAMP)
+	$(BIN)/mwsync schema > schema/job.schema.json
+
+clean:
+	rm -rf $(VENV) .mwsync .pytest_cache reports

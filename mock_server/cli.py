@@ -1,0 +1,139 @@
+"""`python -m mock_server` / `mwsync mock-server`: run the mock Moveworks API until Ctrl-C.
+
+The click layer only parses flags into `MockServer` keywords and a fault spec; every rule lives below it.
+It prints the URL first (`Mock Moveworks API listening on http://127.0.0.1:8765`), then a summary.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from typing import Any
+
+import click
+
+from mock_server.faults import FAIL_STATUSES, LATENCY_TARGETS, TOKEN_FAIL_STATUSES
+from mock_server.server import MockServer
+from mock_server.settings import (
+    RATE_LIMIT_ALGORITHMS,
+    TOKEN_REQUEST_FORMATS,
+    TOKEN_RESPONSE_SHAPES,
+    load_users_file,
+)
+
+DEFAULT_PORT = 8765
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+
+
+def _parse_clients(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str] | None:
+    clients = {}
+    for value in values:
+        client_id, sep, secret = value.partition(":")
+        if not sep or not client_id or not secret:
+            raise click.BadParameter(f"expected ID:SECRET, got {client_id!r}:...", ctx=ctx, param=param)
+        clients[client_id] = secret
+    return clients or None
+
+
+FAULT_OPTIONS = [
+    click.option("--fail-rate", type=click.FloatRange(0, 1), help="Fraction of sends answered with --fail-status."),
+    click.option("--fail-next", type=click.IntRange(0), help="Answer the next N sends with --fail-status."),
+    click.option("--fail-status", type=click.Choice([str(s) for s in FAIL_STATUSES]), help="Status for failed sends [500]."),
+    click.option("--drop-rate", type=click.FloatRange(0, 1), help="Fraction of sends whose connection is closed, unrecorded."),
+    click.option("--drop-next", type=click.IntRange(0), help="Close the connection on the next N sends, unrecorded."),
+    click.option("--lose-reply-next", type=click.IntRange(0), help="Record the next N accepted sends, then close without a reply."),
+    click.option("--fault-latency-ms", type=click.FloatRange(0), help="Extra fixed latency (ms) from faults."),
+    click.option("--fault-latency-jitter-ms", type=click.FloatRange(0), help="Extra random latency 0..MS."),
+    click.option("--fault-latency-on", type=click.Choice(LATENCY_TARGETS), help="Where fault latency applies [send]."),
+    click.option("--token-fail-next", type=click.IntRange(0), help="Refuse the next N token requests."),
+    click.option("--token-fail-status", type=click.Choice([str(s) for s in TOKEN_FAIL_STATUSES]), help="Status for refused token requests [500]."),
+    click.option("--force-429-next", type=click.IntRange(0), help="Answer the next N API requests with 429."),
+    click.option("--force-429-retry-after-s", type=click.IntRange(1), help="Retry-After on forced 429s [1]."),
+    click.option("--force-429-no-retry-after", is_flag=True, help="Send forced 429s without Retry-After."),
+]  # fmt: skip
+FAULT_FIELDS_BY_DEST = {
+    "fail_rate": "fail_rate", "fail_next": "fail_next", "fail_status": "fail_status",
+    "drop_rate": "drop_rate", "drop_next": "drop_next", "lose_reply_next": "lose_reply_next",
+    "fault_latency_ms": "latency_ms", "fault_latency_jitter_ms": "latency_jitter_ms",
+    "fault_latency_on": "latency_on", "token_fail_next": "token_fail_next",
+    "token_fail_status": "token_fail_status", "force_429_next": "force_429_next",
+    "force_429_retry_after_s": "force_429_retry_after_s", "force_429_no_retry_after": "force_429_no_retry_after",
+}  # fmt: skip
+"""click destination of each fault flag -> `FaultSpec` field (the no-Retry-After flag is folded in)."""
+
+
+def _fault_spec(options: dict[str, Any]) -> dict[str, Any]:
+    """Pop the fault flags out of `options`; return the spec of those given (field names of `FaultSpec`)."""
+    given = {dest: options.pop(dest) for dest in FAULT_FIELDS_BY_DEST}
+    spec = {FAULT_FIELDS_BY_DEST[dest]: value for dest, value in given.items() if value not in (None, False)}
+    for name in ("fail_status", "token_fail_status"):
+        if name in spec:
+            spec[name] = int(spec[name])
+    if spec.pop("force_429_no_retry_after", False):
+        spec["force_429_retry_after_s"] = None
+    return spec
+
+
+def _with_fault_options(command: Any) -> Any:
+    for option in reversed(FAULT_OPTIONS):
+        command = option(command)
+    return command
+
+
+@click.command(name="mock-server", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind (loopback unless told).")
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535), help="0 = any free port.")
+@click.option("--rate-limit", default="120/60", show_default=True, metavar="N/S", help="N API requests per S seconds, org-wide.")
+@click.option("--rate-limit-algorithm", type=click.Choice(RATE_LIMIT_ALGORITHMS), default="sliding", show_default=True)
+@click.option("--no-rate-limit-headers", is_flag=True, help="Send no X-RateLimit-* or Retry-After headers.")
+@click.option("--token-ttl", "token_ttl_s", type=click.FloatRange(0), default=3600.0, show_default=True, metavar="S")
+@click.option("--client", "clients", multiple=True, callback=_parse_clients, metavar="ID:SECRET",
+              envvar="MOCK_SERVER_CLIENTS", help="Accepted client credentials (repeatable) [mwsync-demo:mwsync-demo-secret].")
+@click.option("--api-key", "api_keys", multiple=True, metavar="KEY", help="Static bearer key accepted (repeatable).")
+@click.option("--event", "events", multiple=True, metavar="UUID", help="Known event id (repeatable); none = any UUID.")
+@click.option("--users", "users_file", type=click.Path(exists=True, dir_okay=False), help="Recipient allow-list file.")
+@click.option("--token-request", type=click.Choice(TOKEN_REQUEST_FORMATS), default="both", show_default=True)
+@click.option("--token-response", type=click.Choice(TOKEN_RESPONSE_SHAPES), default="plain", show_default=True)
+@click.option("--allow-basic-auth", is_flag=True, help="Accept client credentials in a Basic header.")
+@click.option("--latency-ms", type=click.FloatRange(0), default=0.0, show_default=True, help="Added to every send.")
+@click.option("--seed", type=int, help="Seed for random faults (deterministic runs).")
+@_with_fault_options
+def main(**options: Any) -> None:
+    """Run a mock Moveworks Events API server until Ctrl-C (see docs/mock-server.md)."""
+    faults = _fault_spec(options)
+    users_file = options.pop("users_file")
+    options["rate_limit_headers"] = not options.pop("no_rate_limit_headers")
+    options["events"] = options["events"] or None
+    try:
+        options["users"] = load_users_file(users_file) if users_file else None
+        server = MockServer(**options, faults=faults)
+    except (ValueError, OSError) as exc:
+        raise click.UsageError(str(exc)) from None
+    if server.settings.host not in LOOPBACK_HOSTS:
+        click.echo(f"warning: listening on {server.settings.host}, reachable from other machines", err=True)
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    try:
+        server.serve_forever(on_listening=lambda url: _announce(server, url, faults))
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {server.settings.host}:{options['port']}: {exc}") from None
+    click.echo("mock server stopped")
+
+
+def _announce(server: MockServer, url: str, faults: dict[str, Any]) -> None:
+    settings = server.settings
+    click.echo(f"Mock Moveworks API listening on {url}")
+    click.echo(
+        f"  rate limit {settings.rate_limit.limit}/{settings.rate_limit.window_s:g}s {settings.rate_limit_algorithm}, "
+        f"token TTL {settings.token_ttl_s:g}s, token request {settings.token_request}, "
+        f"response {settings.token_response}, clients: {', '.join(settings.clients)}"
+    )
+    if faults:
+        click.echo(f"  faults: {faults}")
+    click.echo("  Ctrl-C to stop")
+    sys.stdout.flush()
+
+
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt

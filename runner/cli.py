@@ -1,0 +1,213 @@
+"""The `mwsync` command line (click): thin, every command delegates to a stage module.
+
+Exit codes: 0 everything sent (or already sent), 1 some message failed or is unknown, 2 bad job file
+or usage. A user mistake prints what is wrong and how to fix it, never a traceback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import MwsyncError
+from .job import API_DEFAULT_LIMIT, Throttle
+from .plan import Estimate
+from .run import EMBEDDED_RATE_LIMIT, RunOptions, load_jobs, run_jobs
+from .send import SendOptions
+
+JOB_ARG = click.argument("jobs", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+
+
+def _options(f):
+    f = click.option("--profile", help="Throttle profile to use instead of the job's (e.g. initial, ongoing).")(f)
+    f = click.option("--throttle", metavar="N/S", help="Custom throttle: N calls per S seconds, e.g. 10/2.")(f)
+    f = click.option("--today", type=click.DateTime(["%Y-%m-%d"]), help="Reference date for templates (YYYY-MM-DD).")(f)
+    return f
+
+
+def _date(value) -> dt.date | None:
+    return value.date() if value else None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mwsync")
+def cli() -> None:
+    """Send outbound messages to the Moveworks Events API from YAML jobs: throttled,
+    authenticated, exactly once. Start with `mwsync run jobs/*.yaml` (embedded mock by default)."""
+
+
+@cli.command()
+@JOB_ARG
+def validate(jobs: tuple[Path, ...]) -> None:
+    """Check job files (YAML, schema, environment, templates) without rendering rows or sending."""
+    from .templates import MessageRenderer
+
+    for job in load_jobs(jobs, RunOptions()):
+        MessageRenderer(job)
+        click.echo(f"{job.path}: ok ({job.name}, profile {job.throttle}, target {job.subscription.target})")
+
+
+@cli.command()
+@JOB_ARG
+@_options
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+def plan(jobs, profile, throttle, today, as_json) -> None:
+    """Render and check every message, then show requests and estimated duration (no network)."""
+    from .send import plan_job
+    from .templates import MessageRenderer
+
+    options = RunOptions(profile=profile, throttle=throttle, today=_date(today))
+    out = []
+    for job in load_jobs(jobs, options):
+        from .run import reference_date
+
+        tally, _ = plan_job(job, MessageRenderer(job, reference_date(job, options)), None, SendOptions())
+        api = Throttle("moveworks_default", *API_DEFAULT_LIMIT)
+        entry = {"job": job.name, "messages": tally.total, "filtered": tally.filtered, "recipients": tally.recipients,
+                 "requests": tally.requests, "profile": str(job.throttle),
+                 "estimate_s": {"profile": Estimate(job.throttle, tally.requests).duration_s,
+                                "moveworks_default_120_per_min": Estimate(api, tally.requests).duration_s}}
+        if job.throttle.rate_per_s > api.rate_per_s:
+            entry["warning"] = f"profile {job.throttle} exceeds Moveworks' default 120/min: expect 429s"
+        out.append(entry)
+    if as_json:
+        click.echo(json.dumps(out if len(out) > 1 else out[0], indent=2))
+        return
+    for e in out:
+        click.echo(f"{e['job']}: {e['messages']} messages ({e['filtered']} rows filtered out), {e['recipients']} "
+                   f"recipients -> {e['requests']} requests")
+        click.echo(f"  ~{e['estimate_s']['profile']:.0f} s under {e['profile']}; "
+                   f"~{e['estimate_s']['moveworks_default_120_per_min']:.0f} s under Moveworks' default 120/min")
+        if "warning" in e:
+            click.echo(f"  warning: {e['warning']}")
+
+
+def _summary(report) -> str:
+    m, r = report.messages, report.requests
+    head = f"{report.job} -> {report.target}"
+    if report.dry_run:
+        return (f"{head}: dry run: {m['to_send']} messages to send in {r['planned']} requests "
+                f"({m['skipped']} already sent)")
+    if not r["total"] and not m["failed"] and not m["unknown"]:
+        return f"{head}: nothing new to send ({m['skipped']} of {m['total']} messages already sent)"
+    by_status = ", ".join(f"{k}: {v}" for k, v in sorted(r["by_status"].items()))
+    text = (f"{head}: sent {m['sent']} messages to {report.recipients} recipients in {r['total']} requests "
+            f"in {report.duration_s:.1f} s ({by_status}); skipped {m['skipped']}, failed {m['failed']}, "
+            f"unknown {m['unknown']}")
+    if report.status_429:
+        text += f"; {report.status_429} 429s recovered"
+    if report.stopped:
+        text += f"; STOPPED: {report.stopped}"
+    return text
+
+
+@cli.command()
+@JOB_ARG
+@_options
+@click.option("--api-url", help="Send to this API URL instead of the job's (e.g. a standalone mock server).")
+@click.option("--journal", type=click.Path(dir_okay=False, path_type=Path), help="Journal file (default .mwsync/journal/<job>.sqlite).")
+@click.option("--dry-run", is_flag=True, help="Plan against the journal; send nothing.")
+@click.option("--skip-invalid", is_flag=True, help="Send the valid messages even if some rows are invalid.")
+@click.option("--resend-unknown", is_flag=True, help="Send again messages whose outcome is unknown.")
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Write a JSON report.")
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write a JUnit XML report.")
+@click.option("--embedded-rate-limit", default=EMBEDDED_RATE_LIMIT, show_default=True, metavar="N/S",
+              help="Rate limit of the embedded mock server.")
+def run(jobs, profile, throttle, today, api_url, journal, dry_run, skip_invalid, resend_unknown, report, junit,
+        embedded_rate_limit) -> None:
+    """Send every message of each JOB that has not been sent yet."""
+    from .progress import BarProgress, PlainProgress
+    from .report import write_json, write_junit
+
+    options = RunOptions(profile=profile, throttle=throttle, api_url=api_url, journal=journal, today=_date(today),
+                         embedded_rate_limit=embedded_rate_limit,
+                         send=SendOptions(skip_invalid=skip_invalid, resend_unknown=resend_unknown, dry_run=dry_run))
+    if sys.stderr.isatty():
+        with BarProgress() as progress:
+            reports = run_jobs(jobs, options, progress)
+    else:
+        reports = run_jobs(jobs, options, PlainProgress())
+    for rep in reports:
+        click.echo(_summary(rep))
+        for warning in rep.warnings:
+            click.echo(f"  warning: {warning}")
+        for failure in rep.failures[:10]:
+            click.echo(f"  {failure['state']}: message {failure['key']} (row {failure['row']}): {failure['error']}")
+    if report:
+        write_json(reports, report)
+    if junit:
+        write_junit(reports, junit)
+    sys.exit(max(r.exit_code for r in reports))
+
+
+@cli.command()
+@JOB_ARG
+@click.option("--journal", type=click.Path(dir_okay=False, path_type=Path), help="Journal file.")
+@click.option("--api-url", help="Target whose journal entries to show (default: the job's).")
+def status(jobs, journal, api_url) -> None:
+    """Summarise each job's journal: messages and deliveries by state."""
+    from .journal import Journal
+    from .run import journal_path
+
+    options = RunOptions(journal=journal, api_url=api_url)
+    for job in load_jobs(jobs, options):
+        path = journal_path(job, options)
+        if not path.exists():
+            click.echo(f"{job.name}: no journal yet ({path})")
+            continue
+        j = Journal(path, target=job.subscription.target, job=job.name)
+        try:
+            counts = j.counts()
+            failures = j.failures(run_only=False, limit=10)
+        finally:
+            j.close()
+        fmt = lambda d: ", ".join(f"{k} {v}" for k, v in sorted(d.items())) or "none"  # noqa: E731
+        click.echo(f"{job.name} -> {job.subscription.target} ({path})")
+        click.echo(f"  messages:   {fmt(counts['messages'])}")
+        click.echo(f"  deliveries: {fmt(counts['deliveries'])}")
+        for failure in failures:
+            click.echo(f"  {failure['state']}: message {failure['key']} (row {failure['row']}): {failure['error']}")
+
+
+@cli.command()
+def schema() -> None:
+    """Print the job file JSON Schema (also in schema/job.schema.json)."""
+    from .models import job_schema
+
+    click.echo(json.dumps(job_schema(), indent=2))
+
+
+def _register_mock_server() -> None:
+    try:
+        from mock_server.cli import main as mock_main
+    except ImportError:  # pragma: no cover - the package ships both
+        return
+    cli.add_command(mock_main, "mock-server")
+
+
+_register_mock_server()
+
+
+def main() -> None:
+    """Console entry point: run the CLI, turning mwsync errors into messages and exit codes."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except MwsyncError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)

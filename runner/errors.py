@@ -1,0 +1,152 @@
+"""Every error mwsync raises on purpose, and the process exit code each one maps to.
+
+The tree is shallow on purpose (retry decisions depend on the class, never on status codes
+tested in several places)::
+
+    MwsyncError                      exit 1
+    ├── UsageError                   exit 2  bad command-line usage
+    ├── ConfigError                  exit 2  job file problems (all of them at once)
+    ├── TemplateError                exit 2  Jinja syntax/undefined variable, with template name and line
+    ├── InvalidMessages              exit 2  rendered rows that break the API's limits (row numbers)
+    ├── JournalError                 exit 2  the journal cannot be opened or is not mwsync's
+    ├── AuthError                    exit 1  the token endpoint refused the client credentials
+    └── DeliveryError                exit 1  a send request did not succeed
+        ├── TransientError                   429, 5xx, connection refused: retried with backoff
+        │   └── RateLimited                  429, carries Retry-After in seconds when the API sent one
+        ├── PermanentError                   other 4xx: never retried
+        └── OutcomeUnknown                   the request went out but no answer came back: never resent
+                                             automatically (a duplicate notification is the harm)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class MwsyncError(Exception):
+    """Base of every error mwsync raises on purpose; `exit_code` is the process exit status."""
+
+    exit_code = 1
+
+
+class UsageError(MwsyncError):
+    """The command line is wrong (unknown profile, malformed `--throttle`)."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem in a job file.
+
+    `file`: path as the user gave it; `where`: dotted key path (`throttle.profile`) or `row 12`;
+    `line`: 1-based line in the file when known; `message`: what is wrong and how to fix it.
+    """
+
+    file: str
+    where: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        loc = f"{self.file}:{self.line}" if self.line else self.file
+        where = f" {self.where}:" if self.where else ""
+        return f"{loc}:{where} {self.message}"
+
+
+class ProblemList(MwsyncError):
+    """An error that carries every problem found, so a user fixes them all in one pass."""
+
+    exit_code = 2
+    headline = "problems"
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = list(problems)
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        count = len(self.problems)
+        lines = [f"{count} {self.headline}{'' if count == 1 else 's'}:" if count > 1 else ""]
+        lines += [f"  {p}" if count > 1 else str(p) for p in self.problems]
+        return "\n".join(line for line in lines if line)
+
+
+class ConfigError(ProblemList):
+    """The job file (or a file it names) is invalid; `problems` lists each one with key path and line."""
+
+    headline = "job file problem"
+
+
+class TemplateError(ProblemList):
+    """A template failed to compile or render; each problem names the template, line and source row."""
+
+    headline = "template problem"
+
+
+class InvalidMessages(ProblemList):
+    """Rendered messages break the API's limits; each problem names the source row and the field."""
+
+    headline = "invalid message"
+
+
+class JournalError(MwsyncError):
+    """The journal file cannot be opened, or was written by something else."""
+
+    exit_code = 2
+
+
+class AuthError(MwsyncError):
+    """The token endpoint (`POST /oauth/v1/token`) refused the client credentials or answered garbage.
+
+    `status`: HTTP status or None (no answer); `code`: the API's error code when it sent one.
+    """
+
+    def __init__(self, message: str, status: int | None = None, code: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+class DeliveryError(MwsyncError):
+    """A send request did not succeed.
+
+    `status`: HTTP status (None when no response arrived); `code` and `api_message`: the API's
+    `{"error": {"code", "message"}}` (or flat `{code, message}`) when present.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        status: int | None = None,
+        code: str | None = None,
+        api_message: str | None = None,
+    ):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.api_message = api_message
+
+
+class TransientError(DeliveryError):
+    """5xx, connection refused or connect timeout: the request can be retried with backoff."""
+
+
+class RateLimited(TransientError):
+    """HTTP 429. `retry_after_s`: seconds from the `Retry-After` header, or None when absent
+    (Moveworks' guidance is then to wait 60 s; see the Events API rate-limit section)."""
+
+    def __init__(self, message: str, retry_after_s: float | None = None, **kwargs):
+        super().__init__(message, status=429, **kwargs)
+        self.retry_after_s = retry_after_s
+
+
+class PermanentError(DeliveryError):
+    """A 4xx other than 429 (400 size/type/e-mail, 401 after one token refresh, 403, 404 event): not retried."""
+
+
+class OutcomeUnknown(DeliveryError):
+    """The request was sent but no answer arrived (read timeout, connection dropped mid-response).
+
+    The API may or may not have scheduled the message; it is journalled as `unknown` and resent
+    only on request (`--resend-unknown`).
+    """

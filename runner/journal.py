@@ -1,0 +1,148 @@
+"""The journal: what was sent, so a re-run never sends twice and never skips what was not sent.
+
+Embedded SQLite (WAL). One row per delivery (message idempotency key x recipient, within a job and
+target), so a message split over several requests, or coalesced with others, is tracked exactly.
+States: `pending` (written and committed *before* the request goes out) -> `sent` | `failed` |
+`unknown` (the request went out, no answer came). A `kill -9` at any moment therefore loses nothing
+silently: rows still `pending` at the next start were in flight at that instant and become
+`unknown` (resent only on request).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Callable, Iterable
+
+from .errors import JournalError
+from .records import Batch, SendResult
+
+SCHEMA_VERSION = "1"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS deliveries (
+    target TEXT NOT NULL, job TEXT NOT NULL, key TEXT NOT NULL, recipient TEXT NOT NULL,
+    content_hash TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+    http_status INTEGER, error_code TEXT, error_message TEXT, request_id TEXT, run_id TEXT,
+    source_row INTEGER, created_at REAL NOT NULL, updated_at REAL NOT NULL,
+    PRIMARY KEY (target, job, key, recipient)
+);
+CREATE INDEX IF NOT EXISTS deliveries_request ON deliveries (request_id);
+CREATE INDEX IF NOT EXISTS deliveries_run ON deliveries (run_id);
+"""
+STATES = ("pending", "sent", "failed", "unknown")
+
+
+class Journal:
+    """The delivery journal of one job against one target (`target`: API URL or `embedded`).
+
+    `path`: SQLite file (created with its folder). `clock`: wall-clock seconds for timestamps.
+    Thread-safe: one connection guarded by a lock. Raises `JournalError` when the file cannot be
+    opened or is not an mwsync journal.
+    """
+
+    def __init__(self, path: str | Path, *, target: str, job: str, clock: Callable[[], float] = time.time):
+        self.path = Path(path)
+        self.target, self.job = target, job
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.run_id = uuid.uuid4().hex[:12]
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+            version = self._db.execute("SELECT value FROM meta WHERE name='schema'").fetchone()
+            if version is None:
+                self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+            elif version[0] != SCHEMA_VERSION:
+                raise JournalError(f"{self.path}: journal schema {version[0]}, this mwsync reads {SCHEMA_VERSION}")
+        except sqlite3.DatabaseError as exc:
+            raise JournalError(f"{self.path}: cannot open the journal ({exc}); pass another --journal PATH") from None
+
+    def recover(self) -> int:
+        """Mark rows left `pending` by an interrupted run as `unknown`; return how many."""
+        with self._lock:
+            cur = self._db.execute(
+                "UPDATE deliveries SET state='unknown', error_message='in flight when an earlier run stopped', "
+                "updated_at=? WHERE target=? AND job=? AND state='pending'", (self._clock(), self.target, self.job))
+            return cur.rowcount
+
+    def lookup(self, key: str) -> dict[str, tuple[str, str]]:
+        """`{recipient: (state, content_hash)}` of every recorded delivery of message `key`."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT recipient, state, content_hash FROM deliveries WHERE target=? AND job=? AND key=?",
+                (self.target, self.job, key)).fetchall()
+        return {recipient: (state, content) for recipient, state, content in rows}
+
+    def begin(self, batch: Batch) -> str:
+        """Record every delivery of `batch` as `pending` (committed before the request); return its request id."""
+        request_id = uuid.uuid4().hex
+        now = self._clock()
+        rows = [(self.target, self.job, d.key, d.recipient, d.content, request_id, self.run_id, d.row, now, now)
+                for d in batch.deliveries]
+        with self._lock, self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany(
+                "INSERT INTO deliveries (target, job, key, recipient, content_hash, state, request_id, run_id, "
+                "source_row, created_at, updated_at) VALUES (?,?,?,?,?,'pending',?,?,?,?,?) "
+                "ON CONFLICT (target, job, key, recipient) DO UPDATE SET state='pending', "
+                "content_hash=excluded.content_hash, request_id=excluded.request_id, run_id=excluded.run_id, "
+                "source_row=excluded.source_row, updated_at=excluded.updated_at", rows)
+        return request_id
+
+    def finish(self, request_id: str, result: SendResult) -> None:
+        """Record the outcome of request `request_id` on all its deliveries."""
+        with self._lock, self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(
+                "UPDATE deliveries SET state=?, attempts=attempts+?, http_status=?, error_code=?, error_message=?, "
+                "updated_at=? WHERE request_id=?",
+                (result.state, result.attempts, result.status, result.code, result.error, self._clock(), request_id))
+
+    def counts(self, run_only: bool = False) -> dict[str, dict[str, int]]:
+        """`{"messages": {state: n}, "deliveries": {state: n}}`; a message's state is its worst delivery's
+        (unknown > failed > pending > sent). `run_only`: only what this run touched."""
+        where = "target=? AND job=?" + (" AND run_id=?" if run_only else "")
+        args: tuple = (self.target, self.job) + ((self.run_id,) if run_only else ())
+        rank = "CASE state WHEN 'unknown' THEN 4 WHEN 'failed' THEN 3 WHEN 'pending' THEN 2 ELSE 1 END"
+        with self._lock:
+            deliveries = dict(self._db.execute(
+                f"SELECT state, COUNT(*) FROM deliveries WHERE {where} GROUP BY state", args).fetchall())
+            worst = self._db.execute(
+                f"SELECT MAX({rank}) FROM deliveries WHERE {where} GROUP BY key", args).fetchall()
+        names = {4: "unknown", 3: "failed", 2: "pending", 1: "sent"}
+        messages: dict[str, int] = {}
+        for (value,) in worst:
+            messages[names[value]] = messages.get(names[value], 0) + 1
+        return {"messages": messages, "deliveries": deliveries}
+
+    def failures(self, limit: int = 100, run_only: bool = True) -> list[dict]:
+        """Up to `limit` failed/unknown messages: `{"key", "row", "state", "status", "code", "error", "recipients"}`."""
+        where = "target=? AND job=? AND state IN ('failed','unknown')" + (" AND run_id=?" if run_only else "")
+        args: tuple = (self.target, self.job) + ((self.run_id,) if run_only else ())
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT key, MIN(source_row), state, http_status, error_code, error_message, COUNT(*) "
+                f"FROM deliveries WHERE {where} GROUP BY key, state ORDER BY MIN(source_row) LIMIT ?",
+                args + (limit,)).fetchall()
+        return [dict(zip(("key", "row", "state", "status", "code", "error", "recipients"), r)) for r in rows]
+
+    def forget(self, states: Iterable[str]) -> int:
+        """Delete deliveries in `states` (e.g. `unknown` before `--resend-unknown`); return how many."""
+        states = tuple(states)
+        marks = ",".join("?" * len(states))
+        with self._lock, self._db:
+            cur = self._db.execute(f"DELETE FROM deliveries WHERE target=? AND job=? AND state IN ({marks})",
+                                   (self.target, self.job) + states)
+            return cur.rowcount
+
+    def close(self) -> None:
+        """Close the database connection."""
+        with self._lock:
+            self._db.close()

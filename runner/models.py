@@ -1,0 +1,141 @@
+"""What a job file *says*: pydantic models of the YAML, validated once at load time.
+
+`runner.config` turns these into the runtime objects of `runner.job`; nothing downstream sees
+these models, a raw dict or an unresolved `${ENV}` reference. `mwsync schema` prints the JSON
+Schema generated from `JobFile` (published as `schema/job.schema.json` for editors).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+THROTTLE_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)\s*s?\s*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SubscriptionModel(_Strict):
+    """The Moveworks subscription (iPaaS.com's API URL / Client ID / Client Secret / API Key)."""
+
+    api_url: str = Field(
+        "embedded",
+        description="API base URL, e.g. https://api.moveworks.ai, or `embedded` for the bundled mock server.",
+    )
+    client_id: str = Field("", description="OAuth 2.0 client id; may reference the environment: ${VAR}.")
+    client_secret: str = Field(
+        "", description="OAuth 2.0 client secret. Must be an environment reference such as ${MOVEWORKS_CLIENT_SECRET}."
+    )
+    api_key: str = Field(
+        "", description="Legacy static API key, sent as a bearer when no client credentials are set. Environment reference only."
+    )
+    token_request: Literal["form", "json"] = Field(
+        "form", description="Body format of POST /oauth/v1/token: form-encoded (RFC 6749 section 4.4) or JSON."
+    )
+    connect_timeout_s: float = Field(5.0, gt=0, description="Seconds to wait for a TCP connection.")
+    read_timeout_s: float = Field(30.0, gt=0, description="Seconds to wait for an answer once a request is sent.")
+
+
+class ProfileModel(_Strict):
+    """A throttle profile: at most `limit` request starts in any span of `window_s` seconds."""
+
+    limit: int = Field(..., ge=1, description="Calls per window.")
+    window_s: float = Field(..., gt=0, description="Window length in seconds.")
+
+
+class ThrottleModel(_Strict):
+    """Which throttle profile a job uses, extra profiles, and concurrency."""
+
+    profile: str = Field("ongoing", description="Name of the profile to use (built in: initial, ongoing, high_volume).")
+    profiles: dict[str, ProfileModel] = Field(
+        default_factory=dict, description="Extra or overriding profiles, by name."
+    )
+    concurrent_connections: int = Field(1, ge=1, le=64, description="Parallel in-flight requests for this job.")
+    concurrent_batch_executions: int = Field(
+        1, ge=1, le=16, description="Jobs run in parallel when several are given (the largest value among them wins)."
+    )
+
+
+class RetryModel(_Strict):
+    """How failed sends are retried (429, 5xx, connection refused); other 4xx are never retried."""
+
+    max_attempts: int = Field(5, ge=1, le=50, description="Attempts per request, the first included.")
+    backoff_initial_s: float = Field(0.5, ge=0, description="First exponential backoff delay for 5xx/connection errors.")
+    backoff_max_s: float = Field(30.0, ge=0, description="Largest backoff delay.")
+    retry_after_default_s: float = Field(
+        60.0, ge=0, description="Wait after a 429 without Retry-After (Moveworks' guidance: 60 s)."
+    )
+    max_retry_after_s: float = Field(120.0, ge=0, description="Cap on any single 429 wait.")
+
+
+class MessageModel(_Strict):
+    """One message per source row; every field is a Jinja template over the row and `vars`."""
+
+    event_id: str = Field(..., description="UUID of the Moveworks event (may be a template or ${ENV}).")
+    template: str | None = Field(None, description="Template file under the job's templates directory.")
+    text: str | None = Field(None, description="Inline template text (instead of `template`).")
+    recipients: Union[str, list[str]] = Field(
+        ..., description="E-mail template(s): a string (comma-separated allowed) or a list of strings."
+    )
+    slots: dict[str, str] = Field(default_factory=dict, description="Context slots: name -> template.")
+    idempotency_key: str | None = Field(
+        None, description="Template giving each message a stable key; default: a hash of event, recipients, text and slots."
+    )
+
+    @model_validator(mode="after")
+    def _one_text(self) -> "MessageModel":
+        if (self.template is None) == (self.text is None):
+            raise ValueError("give exactly one of `template` (a file) or `text` (inline)")
+        return self
+
+
+class SourceModel(_Strict):
+    """Where rows come from: exactly one of `csv`, `jsonl` or `rows`."""
+
+    csv: str | None = Field(None, description="CSV file with a header row, relative to the job file.")
+    jsonl: str | None = Field(None, description="JSON Lines file (one object a line), relative to the job file.")
+    rows: list[dict[str, object]] | None = Field(None, description="Inline rows.")
+    filter: str | None = Field(None, description="Jinja expression over the row; rows where it is false are skipped.")
+    encoding: str = Field("utf-8", description="Text encoding of the file.")
+    delimiter: str = Field(",", min_length=1, max_length=1, description="CSV delimiter.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "SourceModel":
+        given = [name for name in ("csv", "jsonl", "rows") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of csv, jsonl or rows (got {', '.join(given) or 'none'})")
+        return self
+
+
+class JobFile(_Strict):
+    """A send job: subscription, throttle, message and source (see README, 'The job file')."""
+
+    name: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", description="Job name; default: file stem.")
+    description: str = ""
+    subscription: SubscriptionModel = Field(default_factory=SubscriptionModel)
+    throttle: ThrottleModel = Field(default_factory=ThrottleModel)
+    retry: RetryModel = Field(default_factory=RetryModel)
+    templates_dir: str = Field("../templates", description="Directory of template files, relative to the job file.")
+    vars: dict[str, object] = Field(default_factory=dict, description="Constants available to every template; `today: YYYY-MM-DD` pins the reference date.")
+    message: MessageModel
+    source: SourceModel
+
+    @field_validator("vars")
+    @classmethod
+    def _no_reserved_vars(cls, value: dict[str, object]) -> dict[str, object]:
+        reserved = {"row", "row_number", "vars", "job"} & set(value)
+        if reserved:
+            raise ValueError(f"reserved names cannot be vars: {', '.join(sorted(reserved))}")
+        return value
+
+
+def job_schema() -> dict:
+    """The JSON Schema (draft 2020-12) of a job file, for editors (`schema/job.schema.json`)."""
+    schema = JobFile.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "mwsync job"
+    return schema

@@ -1,0 +1,76 @@
+"""Small frozen records that cross stages: render -> plan -> send -> journal -> report."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Mapping
+
+
+def content_hash(event_id: str, text: str, slots: Mapping[str, str]) -> str:
+    """SHA-256 (hex, 16 chars) of what a recipient receives: event id, text and slots (key order ignored)."""
+    blob = json.dumps([event_id, text, dict(sorted(slots.items()))], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    """One source row rendered: `recipients` 1.. e-mails (deduplicated, in order), `text` chat markup,
+    `slots` context slot values, `key` the idempotency key, `row` the 1-based source row number."""
+
+    job: str
+    row: int
+    key: str
+    event_id: str
+    recipients: tuple[str, ...]
+    text: str
+    slots: Mapping[str, str]
+
+    @property
+    def content_hash(self) -> str:
+        """Hash of (event id, text, slots): what identical-content coalescing and change detection use."""
+        return content_hash(self.event_id, self.text, self.slots)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One recipient of one message: the unit the journal records (so a split or coalesced message is
+    never sent twice to anyone). `content` is the message's content hash."""
+
+    key: str
+    recipient: str
+    content: str
+    row: int
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One send request: `recipients` 1..500 (Moveworks Events API limit), all deliveries of identical
+    (event id, text, slots). `deliveries` maps each recipient back to its message keys."""
+
+    event_id: str
+    text: str
+    slots: Mapping[str, str]
+    deliveries: tuple[Delivery, ...]
+
+    @property
+    def recipients(self) -> list[str]:
+        """The request's `recipients` array: each address once, in first-seen order."""
+        return list(dict.fromkeys(d.recipient for d in self.deliveries))
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """Outcome of one send request. `status` HTTP status (None: no answer); `state` one of
+    `sent`, `failed`, `unknown`; `attempts` requests made (retries included); `error` text, and
+    `code` the API's error code when there was one."""
+
+    state: str
+    status: int | None
+    attempts: int
+    error: str | None = None
+    code: str | None = None
+    retried_429: int = 0
+    latency_ms: float = 0.0
+    extra: Mapping[str, object] = field(default_factory=dict)

@@ -1,0 +1,216 @@
+"""One job, end to end: rows -> rendered messages -> checked -> journal decisions -> batches -> sends.
+
+Two streaming passes over the source, so memory stays flat however many rows there are:
+1. *plan*: render and check every row (all-or-nothing: any invalid row stops the job before anything
+   is sent, unless `skip_invalid`), decide per delivery against the journal, count the requests;
+2. *send*: the same again, sending each batch as it fills, `concurrent_connections` at a time.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+from .errors import AuthError, InvalidMessages, Problem, TemplateError
+from .job import Job
+from .journal import Journal
+from .plan import Batcher, message_problems
+from .records import Batch, Delivery, RenderedMessage, SendResult
+from .sources import iter_rows
+from .templates import MessageRenderer
+
+MAX_PROBLEMS = 50
+
+
+@dataclass
+class Tally:
+    """Counts of one pass. Messages: `total` rendered, `new` with something to send, `skipped` already
+    sent, `changed` sent before with other content (not resent), `held` in doubt (`unknown`, not resent),
+    `invalid` rows skipped by `skip_invalid`, `filtered` rows the filter dropped."""
+
+    total: int = 0
+    new: int = 0
+    skipped: int = 0
+    changed: int = 0
+    held: int = 0
+    invalid: int = 0
+    filtered: int = 0
+    recipients: int = 0
+    requests: int = 0
+    changed_keys: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SendOptions:
+    """Per-run choices: `skip_invalid` sends the valid rest; `resend_unknown` resends deliveries in doubt;
+    `dry_run` plans without sending."""
+
+    skip_invalid: bool = False
+    resend_unknown: bool = False
+    dry_run: bool = False
+
+
+def _messages(job: Job, renderer: MessageRenderer, tally: Tally, invalid: set[int] | None,
+              problems: list[Problem] | None) -> Iterator[RenderedMessage]:
+    """Rendered, checked messages. With `problems` (plan pass) invalid rows are collected there;
+    without it (send pass) rows in `invalid` are skipped."""
+    for number, row in iter_rows(job.source):
+        try:
+            if not renderer.accepts(row, number):
+                tally.filtered += 1
+                continue
+            message = renderer.render(row, number)
+        except TemplateError as exc:
+            if problems is None:
+                continue
+            problems.extend(exc.problems)
+            invalid.add(number)
+            continue
+        if problems is not None:
+            found = message_problems(message)
+            if found:
+                invalid.add(number)
+                problems.extend(Problem(job.source.label, f"row {number}, {where}", what) for where, what in found)
+                continue
+        elif number in invalid:
+            continue
+        tally.total += 1
+        yield message
+
+
+def _deliveries(message: RenderedMessage, journal: Journal | None, options: SendOptions,
+                tally: Tally) -> list[Delivery]:
+    """The deliveries of `message` still to send, after the journal's say; updates `tally`."""
+    content = message.content_hash
+    done = journal.lookup(message.key) if journal is not None else {}
+    todo, held, changed = [], False, False
+    for recipient in message.recipients:
+        state, old = done.get(recipient, (None, None))
+        if state == "sent" and old != content:
+            changed = True
+        elif state == "sent":
+            continue
+        elif state in ("unknown", "pending") and not options.resend_unknown:
+            held = True
+        else:
+            todo.append(Delivery(message.key, recipient, content, message.row))
+    tally.recipients += len(message.recipients)
+    if changed:
+        tally.changed += 1
+        if len(tally.changed_keys) < MAX_PROBLEMS:
+            tally.changed_keys.append(message.key)
+        return []
+    if todo:
+        tally.new += 1
+    elif held:
+        tally.held += 1
+    else:
+        tally.skipped += 1
+    return todo
+
+
+def batches(job: Job, renderer: MessageRenderer, journal: Journal | None, options: SendOptions,
+            tally: Tally, invalid: set[int], problems: list[Problem] | None = None) -> Iterator[Batch]:
+    """Every request the job needs now, as `Batch`es (<= 500 recipients, identical content coalesced)."""
+    batcher = Batcher()
+    for message in _messages(job, renderer, tally, invalid, problems):
+        todo = _deliveries(message, journal, options, tally)
+        for batch in batcher.add(message, todo):
+            tally.requests += 1
+            yield batch
+    for batch in batcher.flush():
+        tally.requests += 1
+        yield batch
+
+
+def plan_job(job: Job, renderer: MessageRenderer, journal: Journal | None, options: SendOptions) -> tuple[Tally, set[int]]:
+    """The plan pass. Returns (tally, invalid row numbers). Raises `InvalidMessages` listing up to 50
+    problems (and how many more) unless `options.skip_invalid`."""
+    tally, invalid, problems = Tally(), set(), []
+    for _ in batches(job, renderer, journal, options, tally, invalid, problems):
+        pass
+    tally.invalid = len(invalid)
+    if problems and not options.skip_invalid:
+        shown = problems[:MAX_PROBLEMS]
+        if len(problems) > MAX_PROBLEMS:
+            shown.append(Problem(job.source.label, "", f"... and {len(problems) - MAX_PROBLEMS} more problems"))
+        raise InvalidMessages(shown + [Problem(str(job.path), "", "nothing was sent; fix the rows, or pass "
+                                                                  "--skip-invalid to send the valid rest")])
+    return tally, invalid
+
+
+@dataclass
+class Outcome:
+    """What the send pass did: final HTTP statuses of requests (`by_status`), 429s met on the way,
+    `stopped` why it stopped early (None when it finished)."""
+
+    by_status: dict[str, int] = field(default_factory=dict)
+    status_429: int = 0
+    attempts: int = 0
+    requests: int = 0
+    stopped: str | None = None
+    fatal: Exception | None = None
+
+
+class Sender:
+    """Sends a job's batches through `client`, `concurrent_connections` at a time, journalling each
+    request before it goes out and its outcome after. `progress(batch, result)` is called per request.
+
+    Stops early on `AuthError` (nothing more could succeed) and on Ctrl-C: requests in flight finish
+    and are journalled, queued ones never start.
+    """
+
+    def __init__(self, job: Job, client, journal: Journal, progress: Callable[[Batch, SendResult], None] | None = None):
+        self.job, self.client, self.journal = job, client, journal
+        self.progress = progress or (lambda batch, result: None)
+        self.outcome = Outcome()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+
+    def _send(self, batch: Batch) -> None:
+        if self._stop.is_set():
+            return
+        request_id = self.journal.begin(batch)
+        try:
+            result = self.client.send_message(batch.event_id, batch.text, batch.recipients, batch.slots)
+        except AuthError as exc:
+            result = SendResult("failed", exc.status, 1, error=str(exc), code=exc.code)
+            self._stop.set()
+            self.outcome.stopped, self.outcome.fatal = "authentication failed", exc
+        except BaseException as exc:
+            self.journal.finish(request_id, SendResult("unknown", None, 1, error=f"interrupted ({exc.__class__.__name__})"))
+            raise
+        self.journal.finish(request_id, result)
+        with self._lock:
+            out = self.outcome
+            out.requests += 1
+            out.attempts += result.attempts
+            out.status_429 += result.retried_429
+            status = str(result.status) if result.status is not None else "no_response"
+            out.by_status[status] = out.by_status.get(status, 0) + 1
+        self.progress(batch, result)
+
+    def run(self, batches_: Iterator[Batch]) -> Outcome:
+        """Send every batch from `batches_`; return the `Outcome`."""
+        workers = self.job.concurrent_connections
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"mwsync-{self.job.name}") as pool:
+            inflight: set[Future] = set()
+            try:
+                for batch in batches_:
+                    if self._stop.is_set():
+                        break
+                    while len(inflight) >= 2 * workers:
+                        done, inflight = wait(inflight, return_when=FIRST_COMPLETED)
+                        for future in done:
+                            future.result()
+                    inflight.add(pool.submit(self._send, batch))
+                for future in inflight:
+                    future.result()
+            except KeyboardInterrupt:
+                self._stop.set()
+                self.outcome.stopped = "interrupted"
+                pool.shutdown(wait=True, cancel_futures=True)
+        return self.outcome

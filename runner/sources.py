@@ -1,0 +1,84 @@
+"""Stream rows from a job's source: inline rows, a CSV file (header row) or a JSON Lines file.
+
+Rows are read one at a time and never held all at once, so a source of millions of rows runs in
+flat memory. Each row comes with its 1-based number: the data row for CSV (the header is not
+counted) and the line number for JSONL (blank lines are skipped but counted).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from typing import Any, Iterator, Mapping
+
+from .errors import ConfigError, Problem
+from .job import SourceSpec
+
+Row = Mapping[str, Any]
+_EXTRA = "\0extra"  # csv.DictReader key for fields beyond the header
+
+
+def iter_rows(source: SourceSpec) -> Iterator[tuple[int, Row]]:
+    """Yield `(row_number, row)` pairs from `source`.
+
+    Raises `ConfigError` naming the file and row for an unreadable file, a CSV row with more fields
+    than the header, or a JSONL line that is not a JSON object.
+    """
+    if source.kind == "inline":
+        yield from enumerate(source.rows, start=1)
+    elif source.kind == "csv":
+        yield from _csv_rows(source)
+    else:
+        yield from _jsonl_rows(source)
+
+
+def _fail(source: SourceSpec, where: str, message: str) -> ConfigError:
+    return ConfigError([Problem(source.label, where, message)])
+
+
+def _csv_rows(source: SourceSpec) -> Iterator[tuple[int, Row]]:
+    try:
+        handle = open(source.path, encoding=source.encoding, newline="")  # noqa: SIM115 - generator owns it
+    except (OSError, LookupError) as exc:
+        raise _fail(source, "", f"cannot open: {exc}") from None
+    with handle:
+        reader = csv.DictReader(handle, delimiter=source.delimiter, restkey=_EXTRA)
+        try:
+            header = reader.fieldnames
+            if not header:
+                raise _fail(source, "", "empty file: a CSV source needs a header row with column names")
+            blank = [i + 1 for i, name in enumerate(header) if not name.strip()]
+            if blank:
+                raise _fail(source, "header", f"column {blank[0]} has no name; name every column")
+            for number, row in enumerate(reader, start=1):
+                if _EXTRA in row:
+                    raise _fail(source, f"row {number} (line {reader.line_num})",
+                                f"{len(header) + len(row[_EXTRA])} fields but the header has {len(header)}; "
+                                "quote values that contain the delimiter")
+                yield number, {k: ("" if v is None else v) for k, v in row.items()}
+        except UnicodeDecodeError as exc:
+            raise _fail(source, f"near line {reader.line_num + 1}",
+                        f"not {source.encoding} text ({exc.reason}); set source.encoding") from None
+        except csv.Error as exc:
+            raise _fail(source, f"line {reader.line_num}", f"CSV error: {exc}") from None
+
+
+def _jsonl_rows(source: SourceSpec) -> Iterator[tuple[int, Row]]:
+    try:
+        handle = open(source.path, encoding=source.encoding)  # noqa: SIM115
+    except (OSError, LookupError) as exc:
+        raise _fail(source, "", f"cannot open: {exc}") from None
+    with handle:
+        try:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise _fail(source, f"line {number}", f"not valid JSON: {exc.msg} at column {exc.colno}") from None
+                if not isinstance(row, dict):
+                    raise _fail(source, f"line {number}", f"a JSONL row is a JSON object, got {type(row).__name__}")
+                yield number, row
+        except UnicodeDecodeError as exc:
+            raise _fail(source, "", f"not {source.encoding} text ({exc.reason}); set source.encoding") from None

@@ -1,0 +1,147 @@
+"""Render one message per row with Jinja: the only module that imports Jinja.
+
+- The message text is chat markup (Moveworks' HTML subset), rendered with autoescaping: a row value
+  `R&D` becomes `R&amp;D` and `<b>Bobby</b>` in data is shown, not rendered. Trusted markup from
+  data is an explicit opt-in: `{{ value | safe }}`.
+- Every other field (event id, recipients, slots, idempotency key) is plain text, not escaped.
+- All templates run in a `SandboxedEnvironment` with `StrictUndefined`: a misspelt variable is an
+  error naming the template, its line and the source row, never an empty string.
+
+Names available to templates: every column of the row, `row` (the row as a mapping),
+`row_number` (1-based), `vars` and each job var by name, `job` (the job name) and `today` (a date).
+Filters beyond Jinja's: `date` (parse YYYY-MM-DD), `days_until` (days from `today` to a date).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from typing import Any, Callable, Mapping
+
+from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError
+from jinja2.exceptions import SecurityError, TemplateError as JinjaTemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+from .errors import Problem, TemplateError
+from .job import Job
+from .records import RenderedMessage
+
+SPLIT_RE = re.compile(r"[,;\s]+")
+
+
+def _to_date(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value).strip()[:10])
+
+
+def _environment(autoescape: bool, today: dt.date) -> SandboxedEnvironment:
+    env = SandboxedEnvironment(autoescape=autoescape, undefined=StrictUndefined, keep_trailing_newline=False)
+    env.filters["date"] = _to_date
+    env.filters["days_until"] = lambda value: (_to_date(value) - today).days
+    env.globals["today"] = today
+    return env
+
+
+def _line_of(exc: BaseException) -> int | None:
+    """The template line an error points at: Jinja rewrites tracebacks so template frames carry it."""
+    line = getattr(exc, "lineno", None)
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+class MessageRenderer:
+    """Compiles a job's message templates once and renders `RenderedMessage`s from rows.
+
+    `today` feeds the `today` global and `days_until` filter (injectable for reproducible runs).
+    Raises `TemplateError` at construction for syntax errors (template name and line) and from
+    `render` for render errors (template, line and row number).
+    """
+
+    def __init__(self, job: Job, today: dt.date | None = None):
+        self.job = job
+        self.today = today or dt.date.today()
+        markup = _environment(True, self.today)
+        plain = _environment(False, self.today)
+        spec = job.message
+        problems: list[Problem] = []
+        self._text = self._compile(markup, spec.text_source, spec.text_name, problems)
+        self._event = self._compile(plain, spec.event_id, "message.event_id", problems)
+        self._recipients = [self._compile(plain, r, f"message.recipients[{i}]", problems)
+                            for i, r in enumerate(spec.recipients)]
+        self._slots = {k: self._compile(plain, v, f"message.slots.{k}", problems) for k, v in spec.slots.items()}
+        self._key = (self._compile(plain, spec.idempotency_key, "message.idempotency_key", problems)
+                     if spec.idempotency_key else None)
+        self._filter: Callable[..., Any] | None = None
+        if job.source.filter:
+            try:
+                self._filter = plain.compile_expression(job.source.filter, undefined_to_none=False)
+            except TemplateSyntaxError as exc:
+                problems.append(Problem(str(job.path), "source.filter", f"invalid expression: {exc.message}"))
+        if problems:
+            raise TemplateError(problems)
+
+    def _compile(self, env: SandboxedEnvironment, source: str, name: str, problems: list[Problem]):
+        try:
+            return env.from_string(source)
+        except TemplateSyntaxError as exc:
+            where = name if name.startswith("message.") else f"template {name}"
+            file = str(self.job.path) if name.startswith("message.") else str(self.job.templates_dir / name)
+            problems.append(Problem(file, where, f"template syntax error: {exc.message}", exc.lineno))
+            return None
+
+    def context(self, row: Mapping[str, Any], row_number: int) -> dict[str, Any]:
+        """The names a template sees for `row` (see module docstring)."""
+        ctx: dict[str, Any] = dict(self.job.vars)
+        ctx.update(row)
+        ctx.update(row=row, row_number=row_number, vars=self.job.vars, job=self.job.name, today=self.today)
+        return ctx
+
+    def accepts(self, row: Mapping[str, Any], row_number: int) -> bool:
+        """True when the source filter (if any) is true for `row`. Raises `TemplateError`."""
+        if self._filter is None:
+            return True
+        return bool(self._guard("source.filter", row_number, lambda: self._filter(**self.context(row, row_number))))
+
+    def render(self, row: Mapping[str, Any], row_number: int) -> RenderedMessage:
+        """Render `row` into a `RenderedMessage`; raises `TemplateError` naming template, line and row.
+
+        Recipients are split on commas/semicolons/whitespace, stripped and deduplicated in order.
+        The default idempotency key is a hash of (event id, recipients, text, slots).
+        """
+        ctx = self.context(row, row_number)
+        text = self._guard(self.job.message.text_name, row_number, lambda: self._text.render(ctx)).strip()
+        event_id = self._guard("message.event_id", row_number, lambda: self._event.render(ctx)).strip()
+        recipients: list[str] = []
+        for i, template in enumerate(self._recipients):
+            value = self._guard(f"message.recipients[{i}]", row_number, lambda: template.render(ctx))
+            recipients.extend(part for part in SPLIT_RE.split(value) if part)
+        slots = {k: self._guard(f"message.slots.{k}", row_number, lambda t=t: t.render(ctx))
+                 for k, t in self._slots.items()}
+        unique = tuple(dict.fromkeys(recipients))
+        if self._key is not None:
+            key = self._guard("message.idempotency_key", row_number, lambda: self._key.render(ctx)).strip()
+        else:
+            blob = json.dumps([event_id, sorted(unique), text, sorted(slots.items())], ensure_ascii=False)
+            key = "sha256:" + hashlib.sha256(blob.encode("utf-8")).hexdigest()[:24]
+        return RenderedMessage(self.job.name, row_number, key, event_id, unique, text, slots)
+
+    def _guard(self, name: str, row_number: int, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except (UndefinedError, SecurityError, JinjaTemplateError, ValueError, TypeError) as exc:
+            line = _line_of(exc)
+            file = str(self.job.templates_dir / name) if not name.startswith(("message.", "source.")) \
+                else str(self.job.path)
+            where = f"row {row_number}" + (f", {name}" if name.startswith(("message.", "source.")) else "")
+            hint = " (columns and vars are available by name; check the spelling)" \
+                if isinstance(exc, UndefinedError) else ""
+            raise TemplateError([Problem(file, where, f"{exc}{hint}", line)]) from None
