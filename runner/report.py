@@ -52,7 +52,7 @@ class JobReport:
 def _warnings(job: Job, tally, recovered: int) -> list[str]:
     out = []
     limit, window_s = API_DEFAULT_LIMIT
-    if job.throttle.rate_per_s > limit / window_s:
+    if job.throttle.rate_per_s > limit / window_s and not job.subscription.embedded:
         out.append(f"profile {job.throttle} exceeds Moveworks' default {limit}/{window_s:g}s: expect 429s "
                    "unless your tenant's limit was raised")
     if recovered:
