@@ -152,7 +152,8 @@ def _resolve_env(data: dict, environ: Mapping[str, str]) -> tuple[dict, list[tup
             why = _check_secret(sub.get(name))
             if why:
                 problems.append((("subscription", name), why))
-    out = dict(data)
+    out = {k: ({kk: vv for kk, vv in v.items() if vv is not None} if isinstance(v, dict) and k != "vars" else v)
+           for k, v in data.items()}  # an empty `key:` means "use the default"
     for section in _ENV_SECTIONS:
         if section in out:
             out[section] = _expand_tree(out[section], environ, (section,), problems)

@@ -1,0 +1,81 @@
+"""The API's limits, chunking to 500 recipients and coalescing of identical messages."""
+
+from __future__ import annotations
+
+import pytest
+
+from runner.plan import MAX_RECIPIENTS, Batcher, Estimate, message_problems
+from runner.job import Throttle
+from runner.records import Delivery, RenderedMessage
+
+EVENT = "3f1c2a9e-5b7d-4e8f-9a10-2b3c4d5e6f70"
+
+
+def msg(key="k", text="hello", recipients=("a@example.com",), event=EVENT, slots=None, row=1):
+    return RenderedMessage("job", row, key, event, tuple(recipients), text, slots or {})
+
+
+def deliveries(m):
+    return [Delivery(m.key, r, m.content_hash, m.row) for r in m.recipients]
+
+
+@pytest.mark.parametrize("message,fragment", [
+    (msg(text=""), "renders empty"),
+    (msg(text="x" * 20_001), "20001 characters, over the API's 20000"),
+    (msg(recipients=()), "no recipients"),
+    (msg(recipients=("not-an-email",)), "'not-an-email' is not a valid e-mail"),
+    (msg(recipients=("a@b@example.com",)), "is not a valid e-mail"),
+    (msg(event="onboarding"), "is not a UUID"),
+], ids=["empty", "too-long", "no-recipients", "no-at", "two-at", "event-not-uuid"])
+def test_limits(message, fragment):
+    assert any(fragment in text for _, text in message_problems(message))
+
+
+def test_valid_message_at_the_limits_has_no_problem():
+    assert message_problems(msg(text="x" * 20_000, recipients=[f"u{i}@example.com" for i in range(600)])) == []
+
+
+def run(batcher, messages):
+    out = []
+    for m in messages:
+        out.extend(batcher.add(m, deliveries(m)))
+    return out + list(batcher.flush())
+
+
+def test_broadcast_of_2000_becomes_4_requests():
+    batches = run(Batcher(), [msg(key=f"k{i}", recipients=[f"u{i}@example.com"]) for i in range(2000)])
+    assert [len(b.recipients) for b in batches] == [500, 500, 500, 500]
+
+
+def test_one_message_with_1200_recipients_is_split():
+    batches = run(Batcher(), [msg(recipients=[f"u{i}@example.com" for i in range(1200)])])
+    assert [len(b.recipients) for b in batches] == [500, 500, 200]
+    assert sum(len(b.deliveries) for b in batches) == 1200
+
+
+def test_only_identical_event_text_and_slots_coalesce():
+    messages = [msg(key="a"), msg(key="b", recipients=["b@example.com"]),
+                msg(key="c", text="other"), msg(key="d", slots={"x": "1"}), msg(key="e", slots={"x": "1"}, recipients=["e@example.com"])]
+    batches = run(Batcher(), messages)
+    assert sorted(sorted(d.key for d in b.deliveries) for b in batches) == [["a", "b"], ["c"], ["d", "e"]]
+
+
+def test_same_recipient_twice_in_a_group_is_listed_once():
+    batches = run(Batcher(), [msg(key="a"), msg(key="b")])
+    assert batches[0].recipients == ["a@example.com"] and len(batches[0].deliveries) == 2
+
+
+def test_bounded_open_groups_trade_requests_for_memory():
+    messages = [msg(key=f"k{i}", text=f"t{i % 3}", recipients=[f"u{i}@example.com"]) for i in range(9)]
+    assert len(run(Batcher(), messages)) == 3
+    assert len(run(Batcher(max_open_groups=1), messages)) == 9
+
+
+@pytest.mark.parametrize("requests,expected", [(0, 0.0), (9, 0.0), (10, 60.0), (250, 1500.0)],
+                         ids=["none", "one-window", "spills", "many"])
+def test_estimate_counts_the_token_request(requests, expected):
+    assert Estimate(Throttle("t", 10, 60.0), requests).duration_s == expected
+
+
+def test_max_recipients_is_the_api_limit():
+    assert MAX_RECIPIENTS == 500

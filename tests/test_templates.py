@@ -1,0 +1,93 @@
+"""Rendering: autoescaped chat markup, strict variables, errors that name template, line and row."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from runner.config import load_job
+from runner.errors import TemplateError
+from runner.templates import MessageRenderer
+from tests.conftest import job_dict
+
+TODAY = dt.date(2026, 11, 29)
+
+
+def renderer(write_job, tmp_path, text="Hi {{ name }}", template_file=None, **message):
+    job = job_dict()
+    job["message"].update(message)
+    if template_file:
+        (tmp_path / "templates").mkdir(exist_ok=True)
+        (tmp_path / "templates" / "t.html.j2").write_text(template_file)
+        job["message"].pop("text")
+        job["message"]["template"] = "t.html.j2"
+        job["templates_dir"] = "templates"
+    else:
+        job["message"]["text"] = text
+    return MessageRenderer(load_job(write_job(job), environ={}), today=TODAY)
+
+
+ROW = {"id": "7", "name": "Amy", "email": "amy@example.com", "dept": "R&D", "nick": "<b>Bobby</b>"}
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("{{ dept }}", "R&amp;D"),
+    ("{{ nick }}", "&lt;b&gt;Bobby&lt;/b&gt;"),
+    ("<b>{{ name }}</b>", "<b>Amy</b>"),
+    ("{{ nick | safe }}", "<b>Bobby</b>"),
+    ("{{ \"O'Connor\" }}", "O&#39;Connor"),
+], ids=["ampersand", "markup-in-data", "template-markup-kept", "safe-opt-in", "quote"])
+def test_values_are_escaped_into_markup(write_job, tmp_path, text, expected):
+    assert renderer(write_job, tmp_path, text).render(ROW, 1).text == expected
+
+
+def test_plain_fields_are_not_escaped(write_job, tmp_path):
+    r = renderer(write_job, tmp_path, slots={"dept": "{{ dept }}"}, idempotency_key="{{ dept }}-{{ id }}")
+    message = r.render(ROW, 1)
+    assert message.slots == {"dept": "R&D"} and message.key == "R&D-7"
+
+
+def test_recipients_split_and_deduplicated(write_job, tmp_path):
+    r = renderer(write_job, tmp_path, recipients=["{{ email }}, b@example.com", "amy@example.com;c@example.com"])
+    assert r.render(ROW, 1).recipients == ("amy@example.com", "b@example.com", "c@example.com")
+
+
+def test_default_key_is_stable_content_hash(write_job, tmp_path):
+    r = renderer(write_job, tmp_path, idempotency_key=None)
+    first, again = r.render(ROW, 1), r.render(dict(ROW), 9)
+    assert first.key == again.key and first.key.startswith("sha256:")
+    assert r.render(dict(ROW, name="Bo"), 1).key != first.key
+
+
+def test_undefined_variable_names_template_line_and_row(write_job, tmp_path):
+    r = renderer(write_job, tmp_path, template_file="Hello\n{{ nmae }}\n")
+    with pytest.raises(TemplateError) as info:
+        r.render(ROW, 12)
+    problem = info.value.problems[0]
+    assert problem.file.endswith("t.html.j2") and problem.line == 2 and problem.where == "row 12"
+    assert "'nmae' is undefined" in problem.message
+
+
+def test_syntax_error_is_reported_before_any_row(write_job, tmp_path):
+    with pytest.raises(TemplateError) as info:
+        renderer(write_job, tmp_path, template_file="ok\n{% if %}\n")
+    assert info.value.problems[0].line == 2 and "syntax error" in info.value.problems[0].message
+
+
+def test_sandbox_blocks_unsafe_attribute_access(write_job, tmp_path):
+    r = renderer(write_job, tmp_path, "{{ name.__class__.__mro__ }}")
+    with pytest.raises(TemplateError):
+        r.render(ROW, 1)
+
+
+def test_dates_filter_and_today(write_job, tmp_path):
+    r = renderer(write_job, tmp_path, "{{ '2026-12-06' | days_until }} {{ today }}")
+    assert r.render(ROW, 1).text == "7 2026-11-29"
+
+
+def test_filter_expression(write_job, tmp_path):
+    job = job_dict()
+    job["source"]["filter"] = "id | int >= 3"
+    r = MessageRenderer(load_job(write_job(job), environ={}), today=TODAY)
+    assert [r.accepts({"id": str(i)}, i) for i in range(5)] == [False, False, False, True, True]

@@ -1,0 +1,124 @@
+"""The client-side limiter: no span of window_s ever holds more than `limit` starts (fake clock, no sleeps)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from ratelimit import RateLimitException, limits
+
+from runner.throttle import SlidingWindowLimiter, default_margin_s
+
+
+class FakeClock:
+    """Monotonic seconds that only move when `sleep` is called."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(round(seconds, 6))
+        self.now += seconds
+
+
+def max_in_window(starts: list[float], window_s: float) -> int:
+    """Most starts in any half-open span [t, t + window_s)."""
+    starts = sorted(starts)
+    best, lo = 0, 0
+    for hi, t in enumerate(starts):
+        while starts[lo] <= t - window_s:
+            lo += 1
+        best = max(best, hi - lo + 1)
+    return best
+
+
+def test_first_limit_calls_start_at_once_then_one_window_later():
+    clock = FakeClock()
+    limiter = SlidingWindowLimiter(3, 1.0, margin_s=0.0, clock=clock, sleep=clock.sleep)
+    starts = []
+    for _ in range(7):
+        limiter.acquire()
+        starts.append(clock.now)
+    assert starts == [0, 0, 0, 1, 1, 1, 2]
+    assert clock.sleeps == [1.0, 1.0]
+
+
+def test_no_window_ever_exceeds_the_limit_with_margin():
+    clock = FakeClock()
+    limiter = SlidingWindowLimiter(10, 1.0, clock=clock, sleep=clock.sleep)
+    starts = []
+    for i in range(100):
+        clock.now += 0.013 * (i % 7)  # irregular arrivals
+        limiter.acquire()
+        starts.append(clock.now)
+    assert max_in_window(starts, 1.0 + default_margin_s(1.0) - 1e-9) == 10
+
+
+def test_fixed_window_decorator_lets_twice_the_limit_through_a_boundary():
+    """Why we don't use `ratelimit.limits` alone: measured, a fixed window allows 2 x limit in one span."""
+    clock = FakeClock()
+
+    @limits(calls=10, period=1, clock=clock)  # its window runs from 0.0 to 1.0
+    def call():
+        return clock.now
+
+    clock.now = 0.95
+    starts = []
+    for _ in range(10):
+        starts.append(call())
+    clock.now = 1.05  # the decorator's window has reset: 20 calls within 0.1 s
+    for _ in range(10):
+        try:
+            starts.append(call())
+        except RateLimitException:
+            pass
+    assert max_in_window(starts, 1.0) == 20
+
+
+def test_pause_after_429_holds_every_caller():
+    clock = FakeClock()
+    limiter = SlidingWindowLimiter(100, 1.0, margin_s=0.0, clock=clock, sleep=clock.sleep)
+    limiter.pause(2.5)
+    limiter.acquire()
+    assert clock.now == 2.5
+
+
+def test_try_acquire_raises_ratelimit_exception_with_remaining_period():
+    clock = FakeClock()
+    limiter = SlidingWindowLimiter(2, 1.0, margin_s=0.0, clock=clock, sleep=clock.sleep)
+    limiter.try_acquire()
+    limiter.try_acquire()
+    with pytest.raises(RateLimitException) as info:
+        limiter.try_acquire()
+    assert info.value.period_remaining == pytest.approx(1.0)
+
+
+def test_threads_share_one_budget():
+    """Real clock, small window: 4 threads x 10 calls under 10 per 0.5 s take at least 1.5 s."""
+    limiter = SlidingWindowLimiter(10, 0.5, margin_s=0.0)
+    starts: list[float] = []
+    lock = threading.Lock()
+
+    def worker():
+        for _ in range(10):
+            limiter.acquire()
+            with lock:
+                starts.append(time.monotonic())
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(starts) == 40
+    assert max_in_window(starts, 0.5 - 0.005) <= 10
+
+
+@pytest.mark.parametrize("window_s,expected", [(1.0, 0.02), (10.0, 0.1), (60.0, 0.25)], ids=["1s", "10s", "60s"])
+def test_default_margin(window_s, expected):
+    assert default_margin_s(window_s) == pytest.approx(expected)
