@@ -1,5 +1,5 @@
-"""The edge in front of the API (a raw ASGI wrapper): rate limit, 413 by Content-Length, headers, accounting,
-and closing connections without an answer.
+"""The edge in front of the API (a raw ASGI wrapper): rate limit, empty path segments (404), 413 by
+Content-Length, rate-limit headers, accounting, and closing connections without an answer.
 
 Every request outside `/_mock/` is an API request (token endpoint included): it is counted as an arrival,
 may get a fault-injected 429, then meets the org-wide limit (shared contract, "Rate limits"). Admitted
@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from mock_server.api import DROP_SCOPE_KEY
-from mock_server.contract import MAX_BODY_BYTES, PAYLOAD_TOO_LARGE, TOO_MANY_REQUESTS, error_body
+from mock_server.contract import MAX_BODY_BYTES, NOT_FOUND, PAYLOAD_TOO_LARGE, TOO_MANY_REQUESTS, error_body
 from mock_server.state import Admission, MockState
 
 Scope = MutableMapping[str, Any]
@@ -51,6 +51,9 @@ class Gateway:
         if not admission.allowed:
             status: int | None = 429
             await _send_json(send, 429, error_body(TOO_MANY_REQUESTS, _too_many(admission)), headers)
+        elif "//" in scope["path"]:  # Falcon's router would skip the empty segment; Moveworks would not route it
+            status = 404
+            await _send_json(send, 404, error_body(NOT_FOUND, f"No such endpoint: {scope['path'][:200]}"), headers)
         elif _content_length(scope) > MAX_BODY_BYTES:
             status = 413
             body = error_body(PAYLOAD_TOO_LARGE, f"Request body exceeds {MAX_BODY_BYTES} bytes")
