@@ -34,7 +34,18 @@ def _date(value) -> dt.date | None:
     return value.date() if value else None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """Turns `MwsyncError` into a message on stderr and its exit code: no traceback for user mistakes."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except MwsyncError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mwsync")
 def cli() -> None:
     """Send outbound messages to the Moveworks Events API from YAML jobs: throttled,
@@ -194,20 +205,5 @@ _register_mock_server()
 
 
 def main() -> None:
-    """Console entry point: run the CLI, turning mwsync errors into messages and exit codes."""
-    try:
-        cli.main(standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
-    except MwsyncError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
+    """Console entry point (`mwsync`)."""
+    cli(prog_name="mwsync")

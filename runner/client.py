@@ -161,7 +161,11 @@ class MoveworksClient:
             for attempt in retrying:
                 with attempt:
                     counts["attempts"] += 1
-                    status = self._attempt(url, body, counts)
+                    try:
+                        status = self._attempt(url, body, counts)
+                    except RateLimited:  # from the send or from its access-token request
+                        counts["429"] += 1
+                        raise
         except (PermanentError, TransientError) as exc:
             return self._result("failed", exc, counts, started)
         except OutcomeUnknown as exc:
@@ -191,7 +195,6 @@ class MoveworksClient:
         code, message = api_error(response)
         detail = " ".join(str(p) for p in (status, code, message) if p)
         if status == 429:
-            counts["429"] += 1
             raise RateLimited(f"rate limited: {detail}", retry_after_s(response), code=code, api_message=message)
         if status == 401 and self.tokens is not None and not counts["reauth"]:
             counts["reauth"] = 1
