@@ -97,6 +97,8 @@ def _with_fault_options(command: Any) -> Any:
 @click.option("--allow-basic-auth", is_flag=True, help="Accept client credentials in a Basic header.")
 @click.option("--latency-ms", type=click.FloatRange(0), default=0.0, show_default=True, help="Added to every send.")
 @click.option("--seed", type=int, help="Seed for random faults (deterministic runs).")
+@click.option("--loop", type=click.Choice(("auto", "uvloop", "asyncio")), default="auto", show_default=True,
+              help="Event loop (auto = uvloop when installed).")
 @_with_fault_options
 def main(**options: Any) -> None:
     """Run a mock Moveworks Events API server until Ctrl-C (see docs/mock-server.md)."""
