@@ -40,9 +40,10 @@ class JobReport:
 
     @property
     def exit_code(self) -> int:
-        """0 all sent (or already sent), 1 some message failed, is unknown, or the run stopped early."""
+        """0 all sent (or already sent); 1 some message failed, is unknown, was skipped as invalid
+        (`--skip-invalid`), or the run stopped early."""
         m = self.messages
-        return 1 if (m.get("failed") or m.get("unknown") or self.stopped) else 0
+        return 1 if (m.get("failed") or m.get("unknown") or m.get("invalid") or self.stopped) else 0
 
     def to_dict(self) -> dict:
         """The JSON-ready form."""

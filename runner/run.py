@@ -142,7 +142,7 @@ def run_job(job: Job, *, base_url: str, limiter: Limiter, options: RunOptions,
         client = MoveworksClient(base_url, job.subscription, limiter, retry=job.retry,
                                  pool_size=job.concurrent_connections)
         try:
-            tally = Tally()
+            tally = Tally(invalid=plan.invalid)
             sender = Sender(job, client, journal, lambda b, r: progress.request_done(job, b, r))
             outcome = sender.run(batches(job, renderer, journal, options.send, tally, invalid))
         finally:

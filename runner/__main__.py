@@ -1,0 +1,5 @@
+"""`python -m runner` is `mwsync`."""
+
+from .cli import main
+
+main()
