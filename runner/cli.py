@@ -21,6 +21,9 @@ from .run import EMBEDDED_RATE_LIMIT, RunOptions, load_jobs, run_jobs
 from .send import SendOptions
 
 JOB_ARG = click.argument("jobs", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+STATE_DIR = click.option("--state-dir", envvar="MWSYNC_STATE_DIR", default=".mwsync", show_default=True,
+                         type=click.Path(file_okay=False, path_type=Path),
+                         help="Where journals live (env MWSYNC_STATE_DIR).")
 
 
 def _options(f):
@@ -129,14 +132,15 @@ def _summary(report) -> str:
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write a JUnit XML report.")
 @click.option("--embedded-rate-limit", default=EMBEDDED_RATE_LIMIT, show_default=True, metavar="N/S",
               help="Rate limit of the embedded mock server.")
+@STATE_DIR
 def run(jobs, profile, throttle, today, api_url, journal, dry_run, skip_invalid, resend_unknown, report, junit,
-        embedded_rate_limit) -> None:
+        embedded_rate_limit, state_dir) -> None:
     """Send every message of each JOB that has not been sent yet."""
     from .progress import BarProgress, PlainProgress
     from .report import write_json, write_junit
 
     options = RunOptions(profile=profile, throttle=throttle, api_url=api_url, journal=journal, today=_date(today),
-                         embedded_rate_limit=embedded_rate_limit,
+                         embedded_rate_limit=embedded_rate_limit, state_dir=state_dir,
                          send=SendOptions(skip_invalid=skip_invalid, resend_unknown=resend_unknown, dry_run=dry_run))
     if sys.stderr.isatty():
         with BarProgress() as progress:
@@ -160,12 +164,13 @@ def run(jobs, profile, throttle, today, api_url, journal, dry_run, skip_invalid,
 @JOB_ARG
 @click.option("--journal", type=click.Path(dir_okay=False, path_type=Path), help="Journal file.")
 @click.option("--api-url", help="Target whose journal entries to show (default: the job's).")
-def status(jobs, journal, api_url) -> None:
+@STATE_DIR
+def status(jobs, journal, api_url, state_dir) -> None:
     """Summarise each job's journal: messages and deliveries by state."""
     from .journal import Journal
     from .run import journal_path
 
-    options = RunOptions(journal=journal, api_url=api_url)
+    options = RunOptions(journal=journal, api_url=api_url, state_dir=state_dir)
     for job in load_jobs(jobs, options):
         path = journal_path(job, options)
         if not path.exists():
