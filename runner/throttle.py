@@ -105,9 +105,14 @@ class SlidingWindowLimiter:
             self._starts.append(now)
 
     def pause(self, delay_s: float) -> None:
-        """No request starts for `delay_s` seconds from now (a 429's Retry-After)."""
+        """No request starts for `delay_s` seconds from now (a 429's Retry-After).
+
+        A 429 while the profile fits the server's limit means the jitter margin was too thin, so the
+        margin also doubles, up to 10 % of the window: the limiter heals instead of meeting 429s again.
+        """
         with self._lock:
             self._paused_until = max(self._paused_until, self._clock() + max(0.0, delay_s))
+            self.margin_s = min(0.1 * self.window_s, max(2 * self.margin_s, 0.01))
 
 
 class Unlimited:

@@ -88,6 +88,15 @@ def test_pause_after_429_holds_every_caller():
     assert clock.now == 2.5
 
 
+def test_each_429_widens_the_margin_up_to_a_tenth_of_the_window():
+    limiter = SlidingWindowLimiter(10, 1.0)
+    margins = []
+    for _ in range(5):
+        limiter.pause(0)
+        margins.append(limiter.margin_s)
+    assert margins == pytest.approx([0.04, 0.08, 0.1, 0.1, 0.1])
+
+
 def test_try_acquire_raises_ratelimit_exception_with_remaining_period():
     clock = FakeClock()
     limiter = SlidingWindowLimiter(2, 1.0, margin_s=0.0, clock=clock, sleep=clock.sleep)
