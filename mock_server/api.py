@@ -15,6 +15,7 @@ Rate limiting, 413-by-Content-Length and accounting happen before, in `gateway`.
 from __future__ import annotations
 
 import asyncio
+import time
 
 import falcon
 import falcon.asgi
@@ -37,6 +38,17 @@ from mock_server.tokens import TokenRecord
 
 DROP_SCOPE_KEY = "mwsync.mock.drop"
 """Set to True in the ASGI scope by a responder that wants the connection closed without an answer."""
+
+
+async def pause(delay_s: float) -> None:
+    """Sleep at least `delay_s` seconds without blocking other requests.
+
+    uvloop's timers have millisecond granularity and start from a cached loop time, so a bare
+    `asyncio.sleep` can end up to ~1 ms early; injected latency is a lower bound tests rely on.
+    """
+    deadline_s = time.perf_counter() + delay_s
+    while (remaining_s := deadline_s - time.perf_counter()) > 0:
+        await asyncio.sleep(remaining_s)
 
 
 async def read_body(req: falcon.asgi.Request) -> bytes:
@@ -77,7 +89,7 @@ class TokenResource:
             delay_s = state.faults.extra_latency_s("token")
             failure = state.faults.token_failure()
         if delay_s:
-            await asyncio.sleep(delay_s)
+            await pause(delay_s)
         if failure == 401:
             raise ApiError(401, UNAUTHENTICATED, "Client authentication failed (injected fault)")
         if failure:
@@ -120,7 +132,7 @@ class SendFlow:
             delay_s = settings.latency_ms / 1000.0 + state.faults.extra_latency_s("send")
             action = state.faults.send_action()
         if delay_s:
-            await asyncio.sleep(delay_s)
+            await pause(delay_s)
         if action and action[0] == "drop":
             return False
         if action:
