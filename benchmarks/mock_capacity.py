@@ -68,8 +68,10 @@ def _worker(url: str, token: str, body: bytes, threads: int, client: str, stop_a
 
     results: list[tuple[list[float], int]] = []
 
+    drive = _drive_http if client == "http" else _drive_requests
+
     def run() -> None:
-        results.append(_drive_http(url, token, body, stop_at) if client == "http" else _drive_requests(url, token, body, stop_at))
+        results.append(drive(url, token, body, stop_at))
 
     pool = [threading.Thread(target=run) for _ in range(threads)]
     for thread in pool:
@@ -110,7 +112,7 @@ def _drive_requests(url: str, token: str, body: bytes, stop_at: float) -> tuple[
 def run_python_load(url: str, token: str, args: argparse.Namespace) -> dict:
     """Fork the load processes, wait, and merge their latencies."""
     body = send_body(args.recipients)
-    stop_at = time.time() + args.warmup_s + args.duration_s
+    stop_at = time.time() + args.duration_s
     queue: multiprocessing.Queue = multiprocessing.Queue()
     procs = [
         multiprocessing.Process(target=_worker, args=(url, token, body, args.threads, args.client, stop_at, queue))
@@ -137,7 +139,7 @@ def run_wrk(url: str, token: str, args: argparse.Namespace) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(WRK_LUA.format(body=json.dumps(send_body(args.recipients).decode()), token=token))
     command = ["wrk", "-t", str(args.processes), "-c", str(args.processes * args.threads), "-d",
-               f"{args.duration_s + args.warmup_s:g}s", "--latency", "-s", script.name,
+               f"{args.duration_s:g}s", "--latency", "-s", script.name,
                f"{url}/rest/v1/events/{EVENT_ID}/messages/send"]  # fmt: skip
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     os.unlink(script.name)
@@ -155,7 +157,6 @@ def _wrk_ms(text: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration-s", type=float, default=10.0)
-    parser.add_argument("--warmup-s", type=float, default=0.0, help="added to the run; measured too (simple)")
     parser.add_argument("--processes", type=int, default=2, help="load processes (wrk: threads)")
     parser.add_argument("--threads", type=int, default=4, help="keep-alive clients per process")
     parser.add_argument("--recipients", type=int, default=3, help="recipients per send")
