@@ -9,7 +9,6 @@ not per recipient.
 
 from __future__ import annotations
 
-import json
 import math
 import uuid
 from collections import OrderedDict
@@ -26,9 +25,11 @@ MAX_RECIPIENTS = 500
 MAX_TEXT_CHARS = 20_000
 
 
-@lru_cache(maxsize=65_536)
-def email_problem(address: str) -> str | None:
-    """Why `address` is not a valid e-mail (syntax only, via email-validator), or None."""
+MAX_EMAIL_CHARS = 254  # email-validator's (and RFC 3696 errata's) limit on a whole address
+_PROBE_DOMAIN = "a.co"  # a short valid domain, so checking a local part costs little
+
+
+def _validator_problem(address: str) -> str | None:
     try:
         validate_email(address, check_deliverability=False)
     except EmailNotValidError as exc:
@@ -36,12 +37,37 @@ def email_problem(address: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)
+def _domain_problem(domain: str) -> str | None:
+    return _validator_problem(f"x@{domain}")
+
+
+@lru_cache(maxsize=65_536)
+def email_problem(address: str) -> str | None:
+    """Why `address` is not a valid e-mail (syntax only, by email-validator), or None.
+
+    Bulk sets repeat a few domains over millions of addresses, so the domain's verdict is cached and
+    the local part is checked against a short probe domain: the same rules, a third of the work.
+    """
+    local, at, domain = address.rpartition("@")
+    if not at or not local or not domain or len(address) > MAX_EMAIL_CHARS:
+        return _validator_problem(address) or f"longer than {MAX_EMAIL_CHARS} characters"
+    return _domain_problem(domain) or _validator_problem(f"{local}@{_PROBE_DOMAIN}")
+
+
+@lru_cache(maxsize=1024)
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
 def message_problems(message: RenderedMessage) -> list[tuple[str, str]]:
     """Every way `message` breaks the API's limits, as `(field, problem with fix)` pairs."""
     problems: list[tuple[str, str]] = []
-    try:
-        uuid.UUID(message.event_id)
-    except ValueError:
+    if not _is_uuid(message.event_id):
         problems.append(("message.event_id", f"'{message.event_id}' is not a UUID (the event's id from Creator Studio)"))
     size = len(message.text)
     if size == 0:
@@ -54,15 +80,7 @@ def message_problems(message: RenderedMessage) -> list[tuple[str, str]]:
         why = email_problem(address)
         if why:
             problems.append(("message.recipients", f"'{address}' is not a valid e-mail: {why}"))
-    for name, value in message.slots.items():
-        if not isinstance(value, str):
-            problems.append((f"message.slots.{name}", "slot values must be strings"))
     return problems
-
-
-def group_key(message: RenderedMessage) -> str:
-    """Messages with the same group key can share a request: event id, text and slots (key order ignored)."""
-    return json.dumps([message.event_id, message.text, sorted(message.slots.items())], ensure_ascii=False)
 
 
 class _Group:
@@ -94,7 +112,7 @@ class Batcher:
 
     def add(self, message: RenderedMessage, deliveries: Iterable[Delivery]) -> Iterator[Batch]:
         """Add `deliveries` (recipients of `message`); yield every batch that filled up."""
-        key = group_key(message)
+        key = message.content_hash  # identical (event id, text, slots) share requests
         for delivery in deliveries:
             group = self._groups.get(key)
             if group is None:

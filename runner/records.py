@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Mapping
 
 
 def content_hash(event_id: str, text: str, slots: Mapping[str, str]) -> str:
-    """SHA-256 (hex, 16 chars) of what a recipient receives: event id, text and slots (key order ignored)."""
+    """SHA-256 (hex, 32 chars) of what a recipient receives: event id, text and slots (key order ignored)."""
     blob = json.dumps([event_id, text, dict(sorted(slots.items()))], ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class RenderedMessage:
     text: str
     slots: Mapping[str, str]
 
-    @property
+    @cached_property
     def content_hash(self) -> str:
         """Hash of (event id, text, slots): what identical-content coalescing and change detection use."""
         return content_hash(self.event_id, self.text, self.slots)

@@ -58,6 +58,44 @@ def _line_of(exc: BaseException) -> int | None:
     return line
 
 
+INTERPOLATION_RE = re.compile(r"\{\{-?\s*([A-Za-z_][A-Za-z0-9_]*)\s*-?\}\}")
+MARKERS = ("{{", "{%", "{#")
+
+
+class _Plain:
+    """A compiled plain-text field: the hot path for bulk sets, same results as Jinja.
+
+    - text without Jinja markers is a constant;
+    - `{{ name }}` alone is a direct lookup that keeps the raw value (a JSONL list of recipients
+      stays a list);
+    - literal text with `{{ name }}` holes (`pwd-{{ id }}-{{ date }}`) is joined directly;
+    - anything else (filters, expressions, tags) is a sandboxed Jinja template.
+    A missing name raises jinja2's `UndefinedError`, as `StrictUndefined` would.
+    """
+
+    __slots__ = ("parts", "template", "single")
+
+    def __init__(self, env: SandboxedEnvironment, source: str):
+        pieces = INTERPOLATION_RE.split(source)  # literal, name, literal, name, ..., literal
+        literals, names = pieces[0::2], pieces[1::2]
+        simple = not any(m in literal for literal in literals for m in MARKERS)
+        self.parts = pieces if simple else None
+        self.single = simple and len(names) == 1 and not literals[0].strip() and not literals[1].strip()
+        self.template = None if simple else env.from_string(source)
+
+    def value(self, ctx: Mapping[str, Any]) -> Any:
+        """The field for `ctx` (a string, or the raw value of a lone `{{ name }}`)."""
+        if self.template is not None:
+            return self.template.render(ctx)
+        parts = self.parts
+        try:
+            if self.single:
+                return ctx[parts[1]]
+            return "".join(part if i % 2 == 0 else str(ctx[part]) for i, part in enumerate(parts))
+        except KeyError as exc:
+            raise UndefinedError(f"'{exc.args[0]}' is undefined") from None
+
+
 class MessageRenderer:
     """Compiles a job's message templates once and renders `RenderedMessage`s from rows.
 
@@ -73,12 +111,14 @@ class MessageRenderer:
         plain = _environment(False, self.today)
         spec = job.message
         problems: list[Problem] = []
-        self._text = self._compile(markup, spec.text_source, spec.text_name, problems)
-        self._event = self._compile(plain, spec.event_id, "message.event_id", problems)
-        self._recipients = [self._compile(plain, r, f"message.recipients[{i}]", problems)
+        self._text = self._compile(lambda src: markup.from_string(src), spec.text_source, spec.text_name, problems)
+        compile_plain = lambda src: _Plain(plain, src)  # noqa: E731
+        self._event = self._compile(compile_plain, spec.event_id, "message.event_id", problems)
+        self._recipients = [self._compile(compile_plain, r, f"message.recipients[{i}]", problems)
                             for i, r in enumerate(spec.recipients)]
-        self._slots = {k: self._compile(plain, v, f"message.slots.{k}", problems) for k, v in spec.slots.items()}
-        self._key = (self._compile(plain, spec.idempotency_key, "message.idempotency_key", problems)
+        self._slots = {k: self._compile(compile_plain, v, f"message.slots.{k}", problems)
+                       for k, v in spec.slots.items()}
+        self._key = (self._compile(compile_plain, spec.idempotency_key, "message.idempotency_key", problems)
                      if spec.idempotency_key else None)
         self._filter: Callable[..., Any] | None = None
         if job.source.filter:
@@ -89,9 +129,9 @@ class MessageRenderer:
         if problems:
             raise TemplateError(problems)
 
-    def _compile(self, env: SandboxedEnvironment, source: str, name: str, problems: list[Problem]):
+    def _compile(self, compile_: Callable[[str], Any], source: str, name: str, problems: list[Problem]):
         try:
-            return env.from_string(source)
+            return compile_(source)
         except TemplateSyntaxError as exc:
             where = name if name.startswith("message.") else f"template {name}"
             file = str(self.job.path) if name.startswith("message.") else str(self.job.templates_dir / name)
@@ -114,21 +154,23 @@ class MessageRenderer:
     def render(self, row: Mapping[str, Any], row_number: int) -> RenderedMessage:
         """Render `row` into a `RenderedMessage`; raises `TemplateError` naming template, line and row.
 
-        Recipients are split on commas/semicolons/whitespace, stripped and deduplicated in order.
-        The default idempotency key is a hash of (event id, recipients, text, slots).
+        A recipients field may give a string (split on commas, semicolons and white space) or a list
+        (from JSONL); addresses are stripped and deduplicated in order. The default idempotency key is
+        a hash of (event id, recipients, text, slots).
         """
         ctx = self.context(row, row_number)
         text = self._guard(self.job.message.text_name, row_number, lambda: self._text.render(ctx)).strip()
-        event_id = self._guard("message.event_id", row_number, lambda: self._event.render(ctx)).strip()
+        event_id = str(self._guard("message.event_id", row_number, lambda: self._event.value(ctx))).strip()
         recipients: list[str] = []
-        for i, template in enumerate(self._recipients):
-            value = self._guard(f"message.recipients[{i}]", row_number, lambda: template.render(ctx))
-            recipients.extend(part for part in SPLIT_RE.split(value) if part)
-        slots = {k: self._guard(f"message.slots.{k}", row_number, lambda t=t: t.render(ctx))
-                 for k, t in self._slots.items()}
+        for i, field in enumerate(self._recipients):
+            value = self._guard(f"message.recipients[{i}]", row_number, lambda: field.value(ctx))
+            for item in (value if isinstance(value, (list, tuple)) else (value,)):
+                recipients.extend(part for part in SPLIT_RE.split(str(item)) if part)
+        slots = {k: str(self._guard(f"message.slots.{k}", row_number, lambda f=f: f.value(ctx)))
+                 for k, f in self._slots.items()}
         unique = tuple(dict.fromkeys(recipients))
         if self._key is not None:
-            key = self._guard("message.idempotency_key", row_number, lambda: self._key.render(ctx)).strip()
+            key = str(self._guard("message.idempotency_key", row_number, lambda: self._key.value(ctx))).strip()
         else:
             blob = json.dumps([event_id, sorted(unique), text, sorted(slots.items())], ensure_ascii=False)
             key = "sha256:" + hashlib.sha256(blob.encode("utf-8")).hexdigest()[:24]

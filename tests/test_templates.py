@@ -91,3 +91,24 @@ def test_filter_expression(write_job, tmp_path):
     job["source"]["filter"] = "id | int >= 3"
     r = MessageRenderer(load_job(write_job(job), environ={}), today=TODAY)
     assert [r.accepts({"id": str(i)}, i) for i in range(5)] == [False, False, False, True, True]
+
+
+@pytest.mark.parametrize("source,row,expected", [
+    ("{{ email }}", {"email": ["a@example.com", "b@example.com"]}, ("a@example.com", "b@example.com")),
+    ("{{email}}", {"email": "a@example.com"}, ("a@example.com",)),
+    ("{{ user }}@example.com", {"user": "amy"}, ("amy@example.com",)),
+    ("{{ email | lower }}", {"email": "AMY@example.com"}, ("amy@example.com",)),
+    ("fixed@example.com", {}, ("fixed@example.com",)),
+], ids=["jsonl-list", "lookup", "interpolation", "jinja-filter", "constant"])
+def test_plain_fields_fast_paths_match_jinja(write_job, tmp_path, source, row, expected):
+    r = renderer(write_job, tmp_path, recipients=source, idempotency_key="key-{{ row_number }}")
+    message = r.render(dict(row, name="x"), 4)
+    assert message.recipients == expected and message.key == "key-4"
+
+
+@pytest.mark.parametrize("key", ["{{ missing }}", "k-{{ missing }}", "{{ missing | upper }}"],
+                         ids=["lookup", "interpolation", "jinja"])
+def test_plain_fields_missing_name_is_an_error_on_every_path(write_job, tmp_path, key):
+    r = renderer(write_job, tmp_path, idempotency_key=key)
+    with pytest.raises(TemplateError, match="'missing' is undefined"):
+        r.render(ROW, 3)
