@@ -87,7 +87,8 @@ def plan(jobs, profile, throttle, today, as_json) -> None:
                  "estimate_s": {"profile": Estimate(job.throttle, tally.requests).duration_s,
                                 "moveworks_default_120_per_min": Estimate(api, tally.requests).duration_s}}
         if job.throttle.rate_per_s > api.rate_per_s:
-            entry["warning"] = f"profile {job.throttle} exceeds Moveworks' default 120/min: expect 429s"
+            entry["warning"] = (f"profile {job.throttle} exceeds Moveworks' default 120/min: a tenant without a "
+                                f"raised limit answers 429s")
         out.append(entry)
     if as_json:
         click.echo(json.dumps(out if len(out) > 1 else out[0], indent=2))
@@ -120,27 +121,32 @@ def _summary(report) -> str:
     return text
 
 
-@cli.command()
-@JOB_ARG
-@_options
-@click.option("--api-url", help="Send to this API URL instead of the job's (e.g. a standalone mock server).")
-@click.option("--journal", type=click.Path(dir_okay=False, path_type=Path), help="Journal file (default .mwsync/journal/<job>.sqlite).")
-@click.option("--dry-run", is_flag=True, help="Plan against the journal; send nothing.")
-@click.option("--skip-invalid", is_flag=True, help="Send the valid messages even if some rows are invalid.")
-@click.option("--resend-unknown", is_flag=True, help="Send again messages whose outcome is unknown.")
-@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Write a JSON report.")
-@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write a JUnit XML report.")
-@click.option("--embedded-rate-limit", default=EMBEDDED_RATE_LIMIT, show_default=True, metavar="N/S",
-              help="Rate limit of the embedded mock server.")
-@STATE_DIR
-def run(jobs, profile, throttle, today, api_url, journal, dry_run, skip_invalid, resend_unknown, report, junit,
-        embedded_rate_limit, state_dir) -> None:
-    """Send every message of each JOB that has not been sent yet."""
+def _send_options(f):
+    """Options shared by `run` and `replay`."""
+    for option in reversed([
+        click.option("--api-url", help="Send to this API URL instead of the job's (e.g. a standalone mock server)."),
+        click.option("--journal", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Journal file (default .mwsync/journal/<job>.sqlite)."),
+        click.option("--dry-run", is_flag=True, help="Plan against the journal; send nothing."),
+        click.option("--skip-invalid", is_flag=True, help="Send the valid messages even if some rows are invalid."),
+        click.option("--resend-unknown", is_flag=True, help="Send again messages whose outcome is unknown."),
+        click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Write a JSON report."),
+        click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write a JUnit XML report."),
+        click.option("--embedded-rate-limit", default=EMBEDDED_RATE_LIMIT, show_default=True, metavar="N/S",
+                     help="Rate limit of the embedded mock server."),
+        STATE_DIR,
+    ]):
+        f = option(f)
+    return _options(f)
+
+
+def _execute(jobs, *, source=None, profile, throttle, today, api_url, journal, dry_run, skip_invalid,
+             resend_unknown, report, junit, embedded_rate_limit, state_dir) -> None:
     from .progress import BarProgress, PlainProgress
     from .report import write_json, write_junit
 
     options = RunOptions(profile=profile, throttle=throttle, api_url=api_url, journal=journal, today=_date(today),
-                         embedded_rate_limit=embedded_rate_limit, state_dir=state_dir,
+                         embedded_rate_limit=embedded_rate_limit, state_dir=state_dir, source=source,
                          send=SendOptions(skip_invalid=skip_invalid, resend_unknown=resend_unknown, dry_run=dry_run))
     if sys.stderr.isatty():
         with BarProgress() as progress:
@@ -158,6 +164,28 @@ def run(jobs, profile, throttle, today, api_url, journal, dry_run, skip_invalid,
     if junit:
         write_junit(reports, junit)
     sys.exit(max(r.exit_code for r in reports))
+
+
+@cli.command()
+@JOB_ARG
+@_send_options
+def run(jobs, **options) -> None:
+    """Send every message of each JOB that has not been sent yet."""
+    _execute(jobs, **options)
+
+
+@cli.command()
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--job", "job_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Job giving the subscription, throttle, retry and message templates.")
+@_send_options
+def replay(file, job_path, **options) -> None:
+    """Replay a bulk message set (FILE: .csv or .jsonl, streamed row by row) through JOB.
+
+    Without FILE the job's own source is replayed. Interrupted (Ctrl-C, kill -9), a re-run finishes
+    the set with nothing sent twice. See README, "Bulk replay", for the row format.
+    """
+    _execute([job_path], source=file, **options)
 
 
 @cli.command()
@@ -196,6 +224,43 @@ def schema() -> None:
     from .models import job_schema
 
     click.echo(json.dumps(job_schema(), indent=2))
+
+
+@cli.command()
+@click.option("--job", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Job whose profile (and profiles), concurrent_connections, retry and event id to test.")
+@click.option("--profile", help="Throttle profile: initial, ongoing, high_volume or one of the job's.")
+@click.option("--throttle", metavar="N/S", help="Custom throttle instead of a profile, e.g. 20/2.")
+@click.option("--server-limit", metavar="N/S", help="Rate limit of the mock server started for the test "
+              "[default: 120/60, Moveworks' default].")
+@click.option("--duration", type=click.IntRange(1), help="Seconds of load [default: 3 windows].")
+@click.option("--users", type=click.IntRange(1, 64), help="Concurrent connections [default: the job's, else 1].")
+@click.option("--latency-ms", type=click.FloatRange(0), default=0.0, show_default=True,
+              help="Latency the mock server adds to every send.")
+@click.option("--host", help="URL of a running mwsync mock server to use (it is reset) instead of starting one.")
+@click.option("--user-class", type=click.Choice(["mwsync", "unthrottled", "raw"]), default="mwsync",
+              show_default=True, help="mwsync's client; the same with throttling disabled; or raw sends, no "
+              "throttle, no retry.")
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Write the verdicts as JSON.")
+@click.option("--html", type=click.Path(dir_okay=False, path_type=Path), help="Write Locust's HTML report.")
+def loadtest(job, profile, throttle, server_limit, duration, users, latency_ms, host, user_class, report,
+             html) -> None:
+    """Prove a throttle profile under load (Locust against the mock server): no 429s when it fits the
+    server's limit, no window over the profile, >= 95 % of the allowed rate, every message exactly once.
+    Exits 1 when a check fails (docs/loadtest.md)."""
+    from .errors import UsageError
+    from .loadtest import LoadtestOptions, render, run_loadtest, write_report
+
+    if profile and throttle:
+        raise UsageError("give --profile or --throttle, not both")
+    options = LoadtestOptions(job=job, profile=profile or throttle, server_limit=server_limit, duration_s=duration,
+                              users=users, latency_ms=latency_ms, host=host, html=html, user_class=user_class)
+    result = run_loadtest(options, announce=click.echo)
+    for line in render(result):
+        click.echo(line)
+    if report:
+        write_report(result, report)
+    sys.exit(result.exit_code)
 
 
 def _register_mock_server() -> None:

@@ -25,10 +25,9 @@ from .errors import ConfigError, Problem, UsageError
 from .job import (
     BUILTIN_PROFILES, EMBEDDED, Job, MessageSpec, RetryPolicy, SourceSpec, Subscription, Throttle,
 )
+from .envref import resolve_env
 from .models import THROTTLE_RE, JobFile
 
-ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
-SECRET_FIELDS = ("client_secret", "api_key")
 _NULL = "tag:yaml.org,2002:null"
 _MERGE = "tag:yaml.org,2002:merge"
 
@@ -99,80 +98,6 @@ def _line_for(lines: Mapping[Path_, int], path: Path_) -> int | None:
     return lines.get(path)
 
 
-def expand_env(value: str, environ: Mapping[str, str], where: str, problems: list[str]) -> str:
-    """Replace `${VAR}` and `${VAR:-default}` in `value`; unset variables without default go to `problems`."""
-
-    def sub(match: re.Match[str]) -> str:
-        var, default = match.group(1), match.group(2)
-        if var in environ:
-            return environ[var]
-        if default is not None:
-            return default
-        problems.append(f"environment variable {var} is not set; export it, or write ${{{var}:-default}}")
-        return ""
-
-    return ENV_RE.sub(sub, value)
-
-
-def _check_secret(raw: Any) -> str | None:
-    """Return why a secret field's raw value is unacceptable, or None when it is fine."""
-    if raw in (None, ""):
-        return None
-    text = str(raw)
-    match = ENV_RE.fullmatch(text.strip())
-    if match is None:
-        return ("a literal secret in a job file ends up in git; write ${MOVEWORKS_CLIENT_SECRET} (any variable name) "
-                "and export that variable")
-    if match.group(2):
-        return f"a default value for a secret is a literal secret in git; write ${{{match.group(1)}}} without ':-...'"
-    return None
-
-
-_ENV_SECTIONS = ("subscription", "throttle", "retry", "templates_dir", "vars")
-
-
-def _expand_tree(data: Any, environ: Mapping[str, str], path: Path_, problems: list[tuple[Path_, str]]) -> Any:
-    if isinstance(data, dict):
-        return {k: _expand_tree(v, environ, path + (k,), problems) for k, v in data.items()}
-    if isinstance(data, list):
-        return [_expand_tree(v, environ, path + (i,), problems) for i, v in enumerate(data)]
-    if isinstance(data, str):
-        found: list[str] = []
-        out = expand_env(data, environ, _dotted(path), found)
-        problems.extend((path, msg) for msg in found)
-        return out
-    return data
-
-
-def _resolve_env(data: dict, environ: Mapping[str, str]) -> tuple[dict, list[tuple[Path_, str]]]:
-    problems: list[tuple[Path_, str]] = []
-    sub = data.get("subscription")
-    if isinstance(sub, dict):
-        for name in SECRET_FIELDS:
-            why = _check_secret(sub.get(name))
-            if why:
-                problems.append((("subscription", name), why))
-    out = {k: ({kk: vv for kk, vv in v.items() if vv is not None} if isinstance(v, dict) and k != "vars" else v)
-           for k, v in data.items()}  # an empty `key:` means "use the default"
-    for section in _ENV_SECTIONS:
-        if section in out:
-            out[section] = _expand_tree(out[section], environ, (section,), problems)
-    for key in ("event_id",):
-        message = out.get("message")
-        if isinstance(message, dict) and isinstance(message.get(key), str):
-            message = dict(message)
-            message[key] = _expand_tree(message[key], environ, ("message", key), problems)
-            out["message"] = message
-    source = out.get("source")
-    if isinstance(source, dict):
-        source = dict(source)
-        for key in ("csv", "jsonl"):
-            if isinstance(source.get(key), str):
-                source[key] = _expand_tree(source[key], environ, ("source", key), problems)
-        out["source"] = source
-    return out, problems
-
-
 def _model_at(loc: Path_) -> type | None:
     """The pydantic model that owns the last key of `loc`, to list the valid keys."""
     from pydantic import BaseModel
@@ -235,11 +160,13 @@ def load_job(
     profile: str | None = None,
     throttle: str | None = None,
     api_url: str | None = None,
+    source: str | Path | None = None,
 ) -> Job:
     """Load and validate the job file at `path`; return a resolved `Job`.
 
     `profile` (a profile name) and `throttle` (`N/S`) override the job's throttle profile;
-    `api_url` overrides `subscription.api_url`. `environ` defaults to `os.environ`.
+    `api_url` overrides `subscription.api_url`; `source` (a .csv or .jsonl path) replaces the job's
+    source, keeping its filter, encoding and delimiter. `environ` defaults to `os.environ`.
     Raises `ConfigError` listing every problem (file, key path, line, fix) at once.
     """
     path = Path(path)
@@ -248,17 +175,13 @@ def load_job(
     data, lines, problems = read_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError(problems + [Problem(name, "", "a job file is a mapping with keys message, source, ...")])
-    data, env_problems = _resolve_env(data, environ)
+    data, env_problems = resolve_env(data, environ)
     problems += [Problem(name, _dotted(loc), msg, _line_for(lines, loc)) for loc, msg in env_problems]
     try:
         model = JobFile.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(problems + list(_pydantic_problems(exc, name, lines))) from None
-    job = None
-    try:
-        job = _build(model, path, lines, problems, profile=profile, throttle=throttle, api_url=api_url)
-    except UsageError:
-        raise
+    job = _build(model, path, lines, problems, profile=profile, throttle=throttle, api_url=api_url, source=source)
     if problems:
         raise ConfigError(problems)
     assert job is not None
@@ -266,7 +189,7 @@ def load_job(
 
 
 def _build(model: JobFile, path: Path, lines: Mapping[Path_, int], problems: list[Problem], *,
-           profile: str | None, throttle: str | None, api_url: str | None) -> Job | None:
+           profile: str | None, throttle: str | None, api_url: str | None, source: str | Path | None) -> Job | None:
     name = str(path)
 
     def problem(loc: Path_, message: str) -> None:
@@ -286,7 +209,7 @@ def _build(model: JobFile, path: Path, lines: Mapping[Path_, int], problems: lis
     subscription = _subscription(model, api_url, problem)
     base = path.parent
     message = _message(model, base, problem)
-    source = _source(model, base, problem)
+    source = _source(model, base, problem) if source is None else _source_file(Path(source), model)
     if problems or selected is None or message is None or source is None:
         return None
     return Job(
@@ -346,8 +269,10 @@ def _message(model: JobFile, base: Path, problem) -> MessageSpec | None:
             problem(("message", "template"), f"cannot read template {file}: {exc.__class__.__name__}; "
                                              f"templates live in {templates_dir} (templates_dir)")
             return None
-        return MessageSpec(msg.event_id, msg.template, text, recipients, dict(msg.slots), msg.idempotency_key)
-    return MessageSpec(msg.event_id, "message.text", msg.text or "", recipients, dict(msg.slots), msg.idempotency_key)
+        return MessageSpec(msg.event_id, msg.template, text, recipients, dict(msg.slots), msg.idempotency_key,
+                           msg.slots_from)
+    return MessageSpec(msg.event_id, "message.text", msg.text or "", recipients, dict(msg.slots), msg.idempotency_key,
+                       msg.slots_from)
 
 
 def _source(model: JobFile, base: Path, problem) -> SourceSpec | None:
@@ -359,4 +284,16 @@ def _source(model: JobFile, base: Path, problem) -> SourceSpec | None:
     if not file.is_file():
         problem(("source", kind), f"file not found: {file} (paths are relative to the job file)")
         return None
+    return SourceSpec(kind, path=file, filter=src.filter, encoding=src.encoding, delimiter=src.delimiter)
+
+
+def _source_file(file: Path, model: JobFile) -> SourceSpec:
+    """A source given on the command line (`mwsync replay FILE`): kind from the suffix."""
+    kinds = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+    kind = kinds.get(file.suffix.lower())
+    if kind is None:
+        raise UsageError(f"{file}: replay reads .csv or .jsonl files (got '{file.suffix or 'no suffix'}')")
+    if not file.is_file():
+        raise UsageError(f"{file}: file not found")
+    src = model.source
     return SourceSpec(kind, path=file, filter=src.filter, encoding=src.encoding, delimiter=src.delimiter)

@@ -87,6 +87,7 @@ class MessageSpec:
     recipients: tuple[str, ...]
     slots: Mapping[str, str]
     idempotency_key: str | None
+    slots_from: str | None = None
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,9 @@ class MessageModel(_Strict):
         ..., description="E-mail template(s): a string (comma-separated allowed) or a list of strings."
     )
     slots: dict[str, str] = Field(default_factory=dict, description="Context slots: name -> template.")
+    slots_from: str | None = Field(
+        None, description="Row field holding more slots: a mapping (JSONL) or a JSON object (CSV); `slots` win."
+    )
     idempotency_key: str | None = Field(
         None, description="Template giving each message a stable key; default: a hash of event, recipients, text and slots."
     )

@@ -101,14 +101,18 @@ class Batcher:
 
     Streaming: a group is emitted as soon as it holds 500 distinct recipients; at most
     `max_open_groups` partial groups are held (the oldest is emitted when one more opens), so memory is
-    bounded whatever the row count. The trade-off: identical messages further apart than that many
-    distinct groups land in separate requests. `flush()` emits what is left, oldest first.
+    bounded whatever the row count; so is the number of deliveries held (`max_buffered`). The
+    trade-off: identical messages further apart than that many distinct groups (or deliveries) land in
+    separate requests. `flush()` emits what is left, oldest first.
     """
 
-    def __init__(self, max_open_groups: int = 10_000, max_recipients: int = MAX_RECIPIENTS):
+    def __init__(self, max_open_groups: int = 10_000, max_recipients: int = MAX_RECIPIENTS,
+                 max_buffered: int = 200_000):
         self.max_open_groups = max_open_groups
         self.max_recipients = max_recipients
+        self.max_buffered = max_buffered
         self._groups: OrderedDict[str, _Group] = OrderedDict()
+        self._buffered = 0
 
     def add(self, message: RenderedMessage, deliveries: Iterable[Delivery]) -> Iterator[Batch]:
         """Add `deliveries` (recipients of `message`); yield every batch that filled up."""
@@ -117,20 +121,26 @@ class Batcher:
             group = self._groups.get(key)
             if group is None:
                 if len(self._groups) >= self.max_open_groups:
-                    _, oldest = self._groups.popitem(last=False)
-                    yield oldest.batch()
+                    yield self._emit(next(iter(self._groups)))
                 group = self._groups[key] = _Group(message)
             if delivery.recipient not in group.recipients and len(group.recipients) >= self.max_recipients:
-                yield self._groups.pop(key).batch()
+                yield self._emit(key)
                 group = self._groups[key] = _Group(message)
             group.recipients.add(delivery.recipient)
             group.deliveries.append(delivery)
+            self._buffered += 1
+            if self._buffered > self.max_buffered:
+                yield self._emit(next(iter(self._groups)))
+
+    def _emit(self, key: str) -> Batch:
+        group = self._groups.pop(key)
+        self._buffered -= len(group.deliveries)
+        return group.batch()
 
     def flush(self) -> Iterator[Batch]:
         """Emit every partial group, oldest first."""
         while self._groups:
-            _, group = self._groups.popitem(last=False)
-            yield group.batch()
+            yield self._emit(next(iter(self._groups)))
 
 
 @dataclass(frozen=True)

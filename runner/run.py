@@ -10,6 +10,7 @@ With `api_url: embedded` a bundled mock server is started on 127.0.0.1 for the w
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -45,6 +46,7 @@ class RunOptions:
     state_dir: Path = Path(".mwsync")
     today: dt.date | None = None
     embedded_rate_limit: str = EMBEDDED_RATE_LIMIT
+    source: Path | None = None
     send: SendOptions = SendOptions()
 
 
@@ -53,7 +55,8 @@ def load_jobs(paths: Sequence[str | Path], options: RunOptions) -> list[Job]:
     jobs, problems = [], []
     for path in paths:
         try:
-            jobs.append(load_job(path, profile=options.profile, throttle=options.throttle, api_url=options.api_url))
+            jobs.append(load_job(path, profile=options.profile, throttle=options.throttle, api_url=options.api_url,
+                                 source=options.source))
         except ConfigError as exc:
             problems.extend(exc.problems)
     if problems:
@@ -120,9 +123,10 @@ def _embedded(jobs: Sequence[Job], options: RunOptions, stack: ExitStack) -> str
 
 
 def run_job(job: Job, *, base_url: str, limiter: Limiter, options: RunOptions,
-            progress: Progress | None = None) -> JobReport:
+            progress: Progress | None = None, stop: threading.Event | None = None) -> JobReport:
     """Plan, then send, one job; return its `JobReport`. Raises `MwsyncError` subclasses for bad
-    input (nothing sent) and `AuthError` is reported in the report (`stopped`), not raised."""
+    input (nothing sent); `AuthError` and interruption (Ctrl-C, or `stop` set) are reported in the
+    report (`stopped`), not raised."""
     progress = progress or Progress()
     started = time.monotonic()
     if job.subscription.embedded:
@@ -143,7 +147,7 @@ def run_job(job: Job, *, base_url: str, limiter: Limiter, options: RunOptions,
                                  pool_size=job.concurrent_connections)
         try:
             tally = Tally(invalid=plan.invalid)
-            sender = Sender(job, client, journal, lambda b, r: progress.request_done(job, b, r))
+            sender = Sender(job, client, journal, lambda b, r: progress.request_done(job, b, r), stop=stop)
             outcome = sender.run(batches(job, renderer, journal, options.send, tally, invalid))
         finally:
             client.close()
@@ -165,15 +169,29 @@ def run_jobs(paths: Sequence[str | Path], options: RunOptions, progress: Progres
     with ExitStack() as stack:
         embedded_url = _embedded(jobs, options, stack) if not options.send.dry_run else "http://127.0.0.1:9"
 
-        def one(job: Job) -> JobReport:
+        stop = threading.Event()  # Ctrl-C anywhere stops every job: no new request starts
+
+        def one(job: Job) -> JobReport | None:
+            if stop.is_set():
+                return None
             url = job.subscription.api_url or embedded_url
-            return run_job(job, base_url=url, limiter=limiters[job.subscription.target], options=options,
-                           progress=progress)
+            report = run_job(job, base_url=url, limiter=limiters[job.subscription.target], options=options,
+                             progress=progress, stop=stop)
+            if report.stopped == "interrupted":
+                stop.set()
+            return report
 
         if parallel == 1 or len(jobs) == 1:
-            return [one(job) for job in jobs]
-        with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="mwsync-job") as pool:
-            return list(pool.map(one, jobs))
+            reports = [one(job) for job in jobs]
+        else:
+            with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="mwsync-job") as pool:
+                futures = [pool.submit(one, job) for job in jobs]
+                try:
+                    reports = [future.result() for future in futures]
+                except KeyboardInterrupt:
+                    stop.set()
+                    reports = [future.result() for future in futures]
+        return [report for report in reports if report is not None]
 
 
 def estimates(job: Job, requests: int) -> list[Estimate]:

@@ -159,15 +159,16 @@ class Sender:
     """Sends a job's batches through `client`, `concurrent_connections` at a time, journalling each
     request before it goes out and its outcome after. `progress(batch, result)` is called per request.
 
-    Stops early on `AuthError` (nothing more could succeed) and on Ctrl-C: requests in flight finish
-    and are journalled, queued ones never start.
+    Stops early on `AuthError` (nothing more could succeed), on Ctrl-C and when `stop` is set (Ctrl-C in
+    another job of the run): requests in flight finish and are journalled, queued ones never start.
     """
 
-    def __init__(self, job: Job, client, journal: Journal, progress: Callable[[Batch, SendResult], None] | None = None):
+    def __init__(self, job: Job, client, journal: Journal, progress: Callable[[Batch, SendResult], None] | None = None,
+                 stop: threading.Event | None = None):
         self.job, self.client, self.journal = job, client, journal
         self.progress = progress or (lambda batch, result: None)
         self.outcome = Outcome()
-        self._stop = threading.Event()
+        self._stop = stop or threading.Event()
         self._lock = threading.Lock()
 
     def _send(self, batch: Batch) -> None:
@@ -201,6 +202,7 @@ class Sender:
             try:
                 for batch in batches_:
                     if self._stop.is_set():
+                        self.outcome.stopped = self.outcome.stopped or "interrupted"
                         break
                     while len(inflight) >= 2 * workers:
                         done, inflight = wait(inflight, return_when=FIRST_COMPLETED)

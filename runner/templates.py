@@ -166,8 +166,9 @@ class MessageRenderer:
             value = self._guard(f"message.recipients[{i}]", row_number, lambda: field.value(ctx))
             for item in (value if isinstance(value, (list, tuple)) else (value,)):
                 recipients.extend(part for part in SPLIT_RE.split(str(item)) if part)
-        slots = {k: str(self._guard(f"message.slots.{k}", row_number, lambda f=f: f.value(ctx)))
-                 for k, f in self._slots.items()}
+        slots = self._slots_from(row, row_number) if self.job.message.slots_from else {}
+        slots.update({k: str(self._guard(f"message.slots.{k}", row_number, lambda f=f: f.value(ctx)))
+                      for k, f in self._slots.items()})
         unique = tuple(dict.fromkeys(recipients))
         if self._key is not None:
             key = str(self._guard("message.idempotency_key", row_number, lambda: self._key.value(ctx))).strip()
@@ -175,6 +176,22 @@ class MessageRenderer:
             blob = json.dumps([event_id, sorted(unique), text, sorted(slots.items())], ensure_ascii=False)
             key = "sha256:" + hashlib.sha256(blob.encode("utf-8")).hexdigest()[:24]
         return RenderedMessage(self.job.name, row_number, key, event_id, unique, text, slots)
+
+    def _slots_from(self, row: Mapping[str, Any], row_number: int) -> dict[str, str]:
+        """Slots from the row field named by `message.slots_from`: a mapping, a JSON object text, or empty."""
+        name = self.job.message.slots_from
+        value = row.get(name)
+        if value in (None, ""):
+            return {}
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                value = None
+        if not isinstance(value, Mapping):
+            raise TemplateError([Problem(self.job.source.label, f"row {row_number}, {name}",
+                                         "slots_from needs a JSON object such as {\"ticket\": \"INC-1\"}")])
+        return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}
 
     def _guard(self, name: str, row_number: int, fn: Callable[[], Any]) -> Any:
         try:

@@ -79,3 +79,14 @@ def test_estimate_counts_the_token_request(requests, expected):
 
 def test_max_recipients_is_the_api_limit():
     assert MAX_RECIPIENTS == 500
+
+
+def test_buffered_deliveries_are_bounded():
+    batcher = Batcher(max_buffered=10)
+    messages = [msg(key=f"k{i}", text=f"t{i % 2}", recipients=[f"u{i}@example.com"]) for i in range(30)]
+    early = []
+    for m in messages:
+        early.extend(batcher.add(m, deliveries(m)))
+        assert batcher._buffered <= 10
+    rest = list(batcher.flush())
+    assert sum(len(b.deliveries) for b in early + rest) == 30
