@@ -15,9 +15,7 @@ import click
 
 from . import __version__
 from .errors import MwsyncError
-from .job import API_DEFAULT_LIMIT, Throttle
-from .plan import Estimate
-from .run import EMBEDDED_RATE_LIMIT, RunOptions, load_jobs, run_jobs
+from .run import EMBEDDED_RATE_LIMIT, RunOptions, load_jobs, plan_jobs, run_jobs
 from .send import SendOptions
 
 JOB_ARG = click.argument("jobs", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
@@ -72,24 +70,7 @@ def validate(jobs: tuple[Path, ...]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 def plan(jobs, profile, throttle, today, as_json) -> None:
     """Render and check every message, then show requests and estimated duration (no network)."""
-    from .send import plan_job
-    from .templates import MessageRenderer
-
-    options = RunOptions(profile=profile, throttle=throttle, today=_date(today))
-    out = []
-    for job in load_jobs(jobs, options):
-        from .run import reference_date
-
-        tally, _ = plan_job(job, MessageRenderer(job, reference_date(job, options)), None, SendOptions())
-        api = Throttle("moveworks_default", *API_DEFAULT_LIMIT)
-        entry = {"job": job.name, "messages": tally.total, "filtered": tally.filtered, "recipients": tally.recipients,
-                 "requests": tally.requests, "profile": str(job.throttle),
-                 "estimate_s": {"profile": Estimate(job.throttle, tally.requests).duration_s,
-                                "moveworks_default_120_per_min": Estimate(api, tally.requests).duration_s}}
-        if job.throttle.rate_per_s > api.rate_per_s:
-            entry["warning"] = (f"profile {job.throttle} exceeds Moveworks' default 120/min: a tenant without a "
-                                f"raised limit answers 429s")
-        out.append(entry)
+    out = plan_jobs(jobs, RunOptions(profile=profile, throttle=throttle, today=_date(today)))
     if as_json:
         click.echo(json.dumps(out if len(out) > 1 else out[0], indent=2))
         return

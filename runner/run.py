@@ -16,12 +16,12 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 from .client import MoveworksClient
 from .config import load_job, parse_throttle
 from .errors import ConfigError, Problem
-from .job import Job, Throttle
+from .job import API_DEFAULT_LIMIT, Job, Throttle
 from .journal import Journal
 from .plan import Estimate
 from .report import JobReport, build_report
@@ -122,9 +122,9 @@ def _embedded(jobs: Sequence[Job], options: RunOptions, stack: ExitStack) -> str
     return server.url
 
 
-def run_job(job: Job, *, base_url: str, limiter: Limiter, options: RunOptions,
+def run_job(job: Job, *, base_url: str | None, limiter: Limiter, options: RunOptions,
             progress: Progress | None = None, stop: threading.Event | None = None) -> JobReport:
-    """Plan, then send, one job; return its `JobReport`. Raises `MwsyncError` subclasses for bad
+    """Plan, then send, one job to `base_url` (None only for a dry run); return its `JobReport`. Raises `MwsyncError` subclasses for bad
     input (nothing sent); `AuthError` and interruption (Ctrl-C, or `stop` set) are reported in the
     report (`stopped`), not raised."""
     progress = progress or Progress()
@@ -167,7 +167,7 @@ def run_jobs(paths: Sequence[str | Path], options: RunOptions, progress: Progres
     limiters = _limiters(jobs)
     parallel = max(job.concurrent_batch_executions for job in jobs)
     with ExitStack() as stack:
-        embedded_url = _embedded(jobs, options, stack) if not options.send.dry_run else "http://127.0.0.1:9"
+        embedded_url = None if options.send.dry_run else _embedded(jobs, options, stack)
 
         stop = threading.Event()  # Ctrl-C anywhere stops every job: no new request starts
 
@@ -194,8 +194,22 @@ def run_jobs(paths: Sequence[str | Path], options: RunOptions, progress: Progres
         return [report for report in reports if report is not None]
 
 
-def estimates(job: Job, requests: int) -> list[Estimate]:
-    """Duration estimates for `requests` under the job's profile and Moveworks' default 120/min."""
-    from .job import API_DEFAULT_LIMIT
+def plan_jobs(paths: Sequence[str | Path], options: RunOptions) -> list[dict]:
+    """`mwsync plan`: per job, messages, recipients, requests after chunking and coalescing, and the
+    estimated seconds under its profile and under Moveworks' default 120/min. No network, no journal.
 
-    return [Estimate(job.throttle, requests), Estimate(Throttle("api_default", *API_DEFAULT_LIMIT), requests)]
+    Returns `[{"job", "messages", "filtered", "recipients", "requests", "profile",
+    "estimate_s": {"profile", "moveworks_default_120_per_min"}, "warning"?}]`."""
+    api = Throttle("moveworks_default", *API_DEFAULT_LIMIT)
+    out = []
+    for job in load_jobs(paths, options):
+        tally, _ = plan_job(job, MessageRenderer(job, reference_date(job, options)), None, SendOptions())
+        entry = {"job": job.name, "messages": tally.total, "filtered": tally.filtered, "recipients": tally.recipients,
+                 "requests": tally.requests, "profile": str(job.throttle),
+                 "estimate_s": {"profile": Estimate(job.throttle, tally.requests).duration_s,
+                                "moveworks_default_120_per_min": Estimate(api, tally.requests).duration_s}}
+        if job.throttle.rate_per_s > api.rate_per_s:
+            entry["warning"] = (f"profile {job.throttle} exceeds Moveworks' default 120/min: a tenant without a "
+                                "raised limit answers 429s")
+        out.append(entry)
+    return out

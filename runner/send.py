@@ -9,7 +9,6 @@ Two streaming passes over the source, so memory stays flat however many rows the
 from __future__ import annotations
 
 import threading
-import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Callable, Iterator

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import os
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,12 +33,22 @@ LOOPBACK_RE = re.compile(r"^(127\.\d+\.\d+\.\d+|localhost|::1)$")
 
 
 def retry_after_s(response: requests.Response) -> float | None:
-    """Seconds from a `Retry-After` header (delta-seconds form), or None when absent or unreadable."""
+    """Seconds from a `Retry-After` header, either form of RFC 9110 section 10.2.3 (delta-seconds or an
+    HTTP date), or None when absent or unreadable."""
     value = response.headers.get("Retry-After")
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
+    if value is None:
         return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
 class MoveworksSession(OAuth2Session):

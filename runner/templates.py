@@ -163,7 +163,7 @@ class MessageRenderer:
         event_id = str(self._guard("message.event_id", row_number, lambda: self._event.value(ctx))).strip()
         recipients: list[str] = []
         for i, field in enumerate(self._recipients):
-            value = self._guard(f"message.recipients[{i}]", row_number, lambda: field.value(ctx))
+            value = self._guard(f"message.recipients[{i}]", row_number, lambda f=field: f.value(ctx))
             for item in (value if isinstance(value, (list, tuple)) else (value,)):
                 recipients.extend(part for part in SPLIT_RE.split(str(item)) if part)
         slots = self._slots_from(row, row_number) if self.job.message.slots_from else {}

@@ -134,3 +134,17 @@ def test_api_key_is_sent_as_static_bearer():
         sub = Subscription(server.url, "", "", api_key="key-123")
         client = MoveworksClient(server.url, sub, Unlimited(), retry=FAST)
         assert send(client).state == "sent" and server.stats()["tokens_issued"] == 0
+
+
+@pytest.mark.parametrize("header,expected", [(None, None), ("3", 3.0), ("-1", 0.0), ("soon", None),
+                                             ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0)],
+                         ids=["absent", "seconds", "negative", "garbage", "past-http-date"])
+def test_retry_after_forms(header, expected):
+    import requests
+
+    from runner.session import retry_after_s
+
+    response = requests.Response()
+    if header is not None:
+        response.headers["Retry-After"] = header
+    assert retry_after_s(response) == expected
