@@ -8,8 +8,9 @@ import time
 from typing import TextIO
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TaskID, TextColumn, \
-    TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, ProgressColumn, TaskID, \
+    TextColumn, TimeRemainingColumn
+from rich.text import Text
 
 from .job import Job
 from .run import Progress
@@ -40,12 +41,19 @@ class PlainProgress(Progress):
                 print(f"{job.name}: {state[0]}/{state[1]} requests, {rate:.1f}/s", file=self.stream, flush=True)
 
 
+class _RateColumn(ProgressColumn):
+    """Requests per second, as rich measures it over the last seconds."""
+
+    def render(self, task) -> Text:
+        return Text(f"{task.speed:.1f}/s" if task.speed else "-/s")
+
+
 class BarProgress(Progress):
     """A rich progress bar per job, with rate and ETA (for terminals)."""
 
     def __init__(self, console: Console | None = None):
         self._bar = RichProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("requests"), TimeRemainingColumn(), console=console or Console(stderr=True),
+                                 TextColumn("requests"), _RateColumn(), TimeRemainingColumn(), console=console or Console(stderr=True),
                                  transient=True)
         self._tasks: dict[str, TaskID] = {}
 
