@@ -28,3 +28,9 @@ schema: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .mwsync .pytest_cache reports
+
+## Re-record every cassette against the mock server (a real tenant: docs/recording.md), then replay them
+## offline with the network blocked, secret scan included.
+record: $(STAMP)
+	$(BIN)/python -m pytest tests/recorded -m vcr --record-mode=rewrite
+	$(BIN)/python -m pytest tests/recorded --record-mode=none --block-network
