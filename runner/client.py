@@ -24,7 +24,7 @@ from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from .auth import BearerAuth, TokenCache
-from .errors import AuthError, OutcomeUnknown, PermanentError, RateLimited, TransientError
+from .errors import AuthError, OutcomeUnknown, PermanentError, RateLimited, TransientError, UsageError
 from .job import RetryPolicy, Subscription
 from .records import SendResult
 from .session import MoveworksSession, allow_loopback_http, retry_after_s
@@ -95,13 +95,16 @@ class MoveworksClient:
     (its `api_url` is ignored in favour of `base_url`); `limiter`: shared by every thread;
     `retry`: attempts and waits (seconds); `pool_size`: the run's concurrent connections.
     `clock` and `sleep` are injectable. Thread-safe: threads share the session and token cache.
+    Raises `UsageError` for a plain-http URL to anything but a loopback host.
     """
 
     def __init__(self, base_url: str, subscription: Subscription, limiter: Limiter, *,
                  retry: RetryPolicy = RetryPolicy(), pool_size: int = 1,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
         self.base_url = base_url.rstrip("/")
-        allow_loopback_http(self.base_url)
+        if not allow_loopback_http(self.base_url):
+            raise UsageError(f"{self.base_url}: plain http would send credentials in clear text; use https "
+                             "(http only for 127.0.0.1/localhost)")
         self.retry = retry
         self.timeout = (subscription.connect_timeout_s, subscription.read_timeout_s)
         self._sleep = sleep

@@ -181,7 +181,9 @@ class Sender:
             self._stop.set()
             self.outcome.stopped, self.outcome.fatal = "authentication failed", exc
         except BaseException as exc:
-            self.journal.finish(request_id, SendResult("unknown", None, 1, error=f"interrupted ({exc.__class__.__name__})"))
+            # Whether the request went out is not known: `unknown` is the state that never resends blindly.
+            self.journal.finish(request_id, SendResult("unknown", None, 1,
+                                                       error=f"{exc.__class__.__name__} raised while sending"))
             raise
         self.journal.finish(request_id, result)
         with self._lock:

@@ -80,9 +80,14 @@ class MoveworksSession(OAuth2Session):
         return response
 
 
-def allow_loopback_http(url: str) -> None:
-    """requests-oauthlib refuses plain http; allow it for loopback hosts only (the mock server).
-    `runner.config` already rejects plain http to any other host."""
+def allow_loopback_http(url: str) -> bool:
+    """True when `url` is https, or plain http to a loopback host (the mock server); for the latter,
+    tell requests-oauthlib (which refuses plain http) to allow it. The setting is process-wide, so
+    every client checks its own URL with this function first and refuses plain http elsewhere."""
     parts = urlsplit(url)
+    if parts.scheme == "https":
+        return True
     if parts.scheme == "http" and LOOPBACK_RE.match(parts.hostname or ""):
         os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
+        return True
+    return False

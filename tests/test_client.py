@@ -148,3 +148,10 @@ def test_retry_after_forms(header, expected):
     if header is not None:
         response.headers["Retry-After"] = header
     assert retry_after_s(response) == expected
+
+
+def test_plain_http_to_a_remote_host_is_refused():
+    from runner.errors import UsageError
+
+    with pytest.raises(UsageError, match="plain http"):
+        make_client("http://api.moveworks.example")
