@@ -1,0 +1,224 @@
+"""`mwsync loadtest`: show that a throttle profile holds under load, before touching a tenant.
+
+The flow, one way::
+
+    LoadtestOptions -> LoadPlan (profile, server limit, duration, users) -> mock server (unless --host)
+      -> Locust, headless, in a subprocess (loadtests/locustfile.py) -> Observation (the users' ledger,
+      Locust's --json-file statistics, /_mock/stats, /_mock/messages) -> judge -> LoadtestReport
+
+Locust runs in a subprocess because importing it monkey-patches the standard library with gevent; this
+process (and pytest) stays unpatched. The checks themselves are in `runner.loadtest_verdict`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import json
+import math
+import subprocess
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+import uuid
+from collections import Counter
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .config import load_job, parse_throttle
+from .errors import MwsyncError, UsageError
+from .job import API_DEFAULT_LIMIT, BUILTIN_PROFILES, Job, Throttle
+from .loadtest_verdict import (  # noqa: F401  (render: for the CLI, with the rest of this interface)
+    LocustEntry, LoadPlan, LoadtestReport, Observation, concurrency_advice, judge, needed_users, render,
+)
+from .models import THROTTLE_RE
+
+LOCUSTFILE = Path(__file__).resolve().parent.parent / "loadtests" / "locustfile.py"
+LOADTEST_EVENT_ID = "6f1e7a52-3c4b-4d8e-9f20-1a2b3c4d5e6f"
+LOADTEST_RECIPIENT = "loadtest@example.com"
+ID_SLOT = "loadtest_id"  # the slot carrying each message's unique id (see loadtests/support.py)
+RATE_LIMITED_FAILURE = "RateLimitedResponse"  # the locustfile's failure class for a 429 (not an "error")
+TOKEN_TTL_S = 60.0  # the started mock's access-token lifetime: "tokens expire every 60 s" (API Credentials page)
+LOCUST_START_S = 60.0  # allowance for Locust to start and write its reports, on top of duration and stop
+DEFAULT_PROFILE = "ongoing"
+MIN_WINDOWS = 3  # shortest run, in windows: the first burst, then at least two more to measure the rate
+USER_CLASSES = {"mwsync": "MwsyncUser", "unthrottled": "UnthrottledMwsyncUser", "raw": "RawUser"}
+"""`--user-class` choice -> Locust user class in loadtests/locustfile.py."""
+
+
+class LoadtestError(MwsyncError):
+    """The load test could not run or could not be read (Locust crashed, the mock is unreachable)."""
+
+
+@dataclass(frozen=True)
+class LoadtestOptions:
+    """`mwsync loadtest` choices. `profile`: name or `N/S`; `server_limit`: `N/S` for the mock this command
+    starts (default Moveworks' 120/60); `host`: an already running mock server instead."""
+
+    job: Path | None = None
+    profile: str | None = None
+    server_limit: str | None = None
+    duration_s: int | None = None
+    users: int | None = None
+    latency_ms: float = 0.0
+    host: str | None = None
+    html: Path | None = None
+    user_class: str = "mwsync"
+
+
+def default_server_limit() -> Throttle:
+    """Moveworks' default organisation-wide limit, 120 requests per 60 s (Events API reference)."""
+    return Throttle("moveworks_default", *API_DEFAULT_LIMIT)
+
+
+def resolve_profile(job: Job | None, spec: str | None) -> Throttle:
+    """The throttle profile to test. `spec`: a profile name (built in, or the job's) or `N/S` (e.g. `20/2`);
+    None means the job's own profile, or `ongoing` without a job. Raises `UsageError` listing the names."""
+    profiles = dict(job.profiles) if job else {name: Throttle(name, *v) for name, v in BUILTIN_PROFILES.items()}
+    if not spec:
+        return job.throttle if job else profiles[DEFAULT_PROFILE]
+    if spec in profiles:
+        return profiles[spec]
+    if THROTTLE_RE.match(spec):
+        return parse_throttle(spec)
+    raise UsageError(f"unknown throttle profile {spec!r} (valid: {', '.join(sorted(profiles))}, or N/S such as 20/2)")
+
+
+def plan_for(options: LoadtestOptions, job: Job | None, server: Throttle) -> LoadPlan:
+    """Resolve the options against the job and the server's limit. Raises `UsageError`."""
+    profile = resolve_profile(job, options.profile)
+    window_s = max(profile.window_s, server.window_s)
+    shortest = math.ceil(MIN_WINDOWS * window_s)
+    duration_s = options.duration_s or shortest
+    if duration_s < shortest:
+        raise UsageError(f"--duration {duration_s} is too short for {window_s:g} s windows: the rate check needs "
+                         f"at least {MIN_WINDOWS} windows ({shortest} s)")
+    users = options.users or (job.concurrent_connections if job else 1)
+    return LoadPlan(profile, server, duration_s, users, options.latency_ms, options.user_class, options.job)
+
+
+def run_loadtest(options: LoadtestOptions, announce: Callable[[str], None] = lambda text: None) -> LoadtestReport:
+    """Run the load test `options` describe against a mock server and judge it; `announce(text)` gets the plan
+    before the run starts. Raises `UsageError`, `ConfigError` (the job file) or `LoadtestError`."""
+    if importlib.util.find_spec("locust") is None:
+        raise UsageError("Locust is not installed: pip install 'mwsync[load]'")
+    job = load_job(options.job) if options.job else None
+    with ExitStack() as stack:
+        host, server = _target(options, stack)
+        plan = plan_for(options, job, server)
+        announce(f"load test: {USER_CLASSES[plan.user_class]}, profile {plan.profile} against server limit "
+                 f"{plan.server} at {host}, {plan.users} user(s), {plan.duration_s} s, latency {plan.latency_ms:g} ms")
+        if plan.users < needed_users(plan.limit_rate_per_s, plan.latency_ms):
+            announce(f"warning: {concurrency_advice(plan, plan.latency_ms)}")
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mwsync-loadtest-")))
+        run_id = uuid.uuid4().hex[:8]
+        output = _run_locust(locust_command(plan, host, work, run_id, options.html), plan)
+        seen = observe(host, work, run_id, output)
+    return judge(plan, seen)
+
+
+def _target(options: LoadtestOptions, stack: ExitStack) -> tuple[str, Throttle]:
+    """The mock server's URL and rate limit: the one at `--host` (reset first), else one started here."""
+    if options.host:
+        if options.server_limit:
+            raise UsageError("--server-limit sets the limit of the mock server loadtest starts; with --host the "
+                             "limit is read from that server's /_mock/stats")
+        host = options.host.rstrip("/")
+        mock_document(host, "/_mock/reset", {})
+        if options.latency_ms:
+            mock_document(host, "/_mock/faults", {"latency_ms": options.latency_ms, "latency_on": "send"})
+            stack.callback(mock_document, host, "/_mock/faults", method="DELETE")
+        rate = mock_document(host, "/_mock/stats")["rate_limit"]
+        return host, Throttle("server", int(rate["limit"]), float(rate["window_s"]))
+    from mock_server import MockServer  # only when this command starts the mock
+
+    from .run import EMBEDDED_CLIENT
+
+    server = parse_throttle(options.server_limit, name="server") if options.server_limit else default_server_limit()
+    mock = MockServer(rate_limit=(server.limit, server.window_s), latency_ms=options.latency_ms,
+                      token_ttl_s=TOKEN_TTL_S, clients=dict([EMBEDDED_CLIENT]))
+    stack.enter_context(mock)
+    return mock.url, server
+
+
+def mock_document(host: str, path: str, body: dict | None = None, *, method: str | None = None) -> dict:
+    """GET (or POST `body` as JSON) one of the mock's `/_mock/` endpoints; return its JSON document.
+    Raises `LoadtestError` when `host` does not answer like a mwsync mock server."""
+    data = None if body is None else json.dumps(body).encode("utf-8")
+    request = urllib.request.Request(host + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"} if data else {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.load(response)
+    except (urllib.error.URLError, ValueError, OSError) as exc:
+        raise LoadtestError(f"{host}{path}: {exc}; is {host} a mwsync mock server (mwsync mock-server)?") from None
+
+
+def stop_timeout_s(plan: LoadPlan) -> int:
+    """Whole seconds Locust lets users finish their message at the stop: a throttle slot, a 429's Retry-After
+    and the send itself, twice over."""
+    return math.ceil(2 * (plan.profile.window_s + plan.server.window_s + plan.latency_ms / 1000)) + 5
+
+
+def locust_command(plan: LoadPlan, host: str, work: Path, run_id: str, html: Path | None) -> list[str]:
+    """The headless Locust command line; its reports and the users' ledger go to `work`."""
+    command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", host,
+               "--users", str(plan.users), "--spawn-rate", str(plan.users), "--run-time", f"{plan.duration_s}s",
+               "--stop-timeout", str(stop_timeout_s(plan)), "--only-summary", "--loglevel", "WARNING",
+               "--json-file", str(work / "locust"),
+               "--mwsync-throttle", f"{plan.profile.limit}/{plan.profile.window_s:g}",
+               "--mwsync-ledger", str(work / "ledger.json"), "--mwsync-run-id", run_id]
+    if plan.job:
+        command += ["--mwsync-job", str(plan.job)]
+    if html:
+        command += ["--html", str(html)]
+    return command + [USER_CLASSES[plan.user_class]]
+
+
+def _run_locust(command: list[str], plan: LoadPlan) -> str:
+    """Run Locust to completion (bounded in time); return its output. Raises `LoadtestError`."""
+    timeout_s = plan.duration_s + stop_timeout_s(plan) + LOCUST_START_S
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False)
+    except subprocess.TimeoutExpired:
+        raise LoadtestError(f"Locust did not finish within {timeout_s:g} s and was stopped") from None
+    return done.stdout + done.stderr
+
+
+def observe(host: str, work: Path, run_id: str, output: str) -> Observation:
+    """Read what the run produced: the users' ledger (outcomes, errors; loadtests/support.py), Locust's
+    statistics (`--json-file`), the mock's stats and messages. Raises `LoadtestError` when Locust left no
+    complete output."""
+    try:
+        ledger = json.loads((work / "ledger.json").read_text(encoding="utf-8"))
+        errors = ledger["errors"]["failures"] + ledger["errors"]["exceptions"]
+        entries = tuple(LocustEntry(f"{e['method']} {e['name']}", e["num_requests"], e["num_failures"],
+                                    e["total_response_time"] / max(1, e["num_requests"]))
+                        for e in json.loads((work / "locust.json").read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError) as exc:
+        tail = "\n".join(output.strip().splitlines()[-15:])
+        raise LoadtestError(f"Locust did not complete the run ({exc}); its output ends with:\n{tail}") from None
+    stats = mock_document(host, "/_mock/stats")
+    received: Counter[str] = Counter()
+    arrivals_s = []
+    for message in mock_document(host, "/_mock/messages")["messages"]:
+        key = str(((message.get("context") or {}).get("slots") or {}).get(ID_SLOT, ""))
+        if key.startswith(f"{run_id}."):
+            received[key] += 1
+            at_s = dt.datetime.fromisoformat(message["received_at"].replace("Z", "+00:00")).timestamp()
+            if at_s <= ledger["stopping_at"]:
+                arrivals_s.append(at_s)
+    arrivals_s += [at_s for at_s in ledger["token_at"] if at_s <= ledger["stopping_at"]]
+    latency = ledger["send_latency_ms"]
+    return Observation(stats["requests"], stats["status_429"], stats["max_requests_in_window"],
+                       tuple(sorted(arrivals_s)), dict(received), ledger["outcomes"],
+                       latency["total"] / latency["count"] if latency["count"] else None, errors, entries)
+
+
+def write_report(report: LoadtestReport, path: Path) -> None:
+    """Write the report document (`LoadtestReport.as_dict`) as JSON to `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report.as_dict(), indent=2) + "\n", encoding="utf-8")
