@@ -106,6 +106,7 @@ def run_loadtest(options: LoadtestOptions, announce: Callable[[str], None] = lam
     if importlib.util.find_spec("locust") is None:
         raise UsageError("Locust is not installed: pip install 'mwsync[load]'")
     job = load_job(options.job) if options.job else None
+    resolve_profile(job, options.profile)  # a misspelt profile fails before any server starts
     with ExitStack() as stack:
         host, server = _target(options, stack)
         plan = plan_for(options, job, server)
