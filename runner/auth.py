@@ -74,7 +74,10 @@ class TokenCache:
 class BearerAuth(requests.auth.AuthBase):
     """`requests` auth that sets `Authorization: Bearer <token>` from `token()` on each request.
 
-    `token` is `TokenCache.get` for client credentials, or a constant for a static API key.
+    `token` is `TokenCache.get` for client credentials, or a constant for a static API key. The
+    request remembers its auth (`mwsync_auth`) so that `MoveworksSession.send` can stamp it again
+    once a rate-limit slot is granted: a request that waited longer than its token had left would
+    otherwise go out with an expired token, meet a 401 and spend another slot.
     """
 
     def __init__(self, token: Callable[[], str]):
@@ -82,6 +85,7 @@ class BearerAuth(requests.auth.AuthBase):
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers["Authorization"] = f"Bearer {self._token()}"
+        request.mwsync_auth = self  # type: ignore[attr-defined]
         return request
 
     @staticmethod

@@ -71,8 +71,12 @@ class MoveworksSession(OAuth2Session):
         self.headers["User-Agent"] = "mwsync/0.1"
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        """Acquire a rate-limit slot, send, and pause the limiter on a 429."""
+        """Acquire a rate-limit slot, stamp the current access token (`BearerAuth`), send, and
+        pause the limiter on a 429."""
         self.limiter.acquire()
+        auth = getattr(request, "mwsync_auth", None)
+        if auth is not None:
+            auth(request)
         response = super().send(request, **kwargs)
         if response.status_code == 429:
             wait = retry_after_s(response)

@@ -155,3 +155,12 @@ def test_plain_http_to_a_remote_host_is_refused():
 
     with pytest.raises(UsageError, match="plain http"):
         make_client("http://api.moveworks.example")
+
+
+def test_token_is_stamped_after_the_slot_wait_not_before():
+    """A send that waits for a slot longer than its token lives goes out with a fresh token, not a 401."""
+    with MockServer(clients=dict([EMBEDDED_CLIENT]), token_ttl_s=1.0) as server:
+        client = make_client(server.url, limiter=SlidingWindowLimiter(1, 1.2, margin_s=0.0))
+        assert send(client).state == "sent"
+        stats = server.stats()
+    assert "401" not in stats["by_status"] and stats["tokens_issued"] == 2
