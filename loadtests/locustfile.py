@@ -53,7 +53,7 @@ from runner.job import RetryPolicy, Subscription, Throttle
 from runner.loadtest import (
     ID_SLOT, LOADTEST_EVENT_ID, LOADTEST_RECIPIENT, RATE_LIMITED_FAILURE, resolve_profile,
 )
-from runner.run import EMBEDDED_CLIENT
+from runner.job import EMBEDDED_CLIENT
 from runner.throttle import SlidingWindowLimiter, Unlimited
 from support import Ledger, MessageIds, budget_share
 

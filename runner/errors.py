@@ -9,6 +9,7 @@ tested in several places)::
     ├── TemplateError                exit 2  Jinja syntax/undefined variable, with template name and line
     ├── InvalidMessages              exit 2  rendered rows that break the API's limits (row numbers)
     ├── JournalError                 exit 2  the journal cannot be opened or is not mwsync's
+    ├── LoadtestError                exit 1  a load test could not run or be read (Locust, the mock)
     ├── AuthError                    exit 1  the token endpoint refused the client credentials
     └── DeliveryError                exit 1  a send request did not succeed
         ├── TransientError                   429, 5xx, connection refused: retried with backoff
@@ -93,6 +94,10 @@ class JournalError(MwsyncError):
     """The journal file cannot be opened, or was written by something else."""
 
     exit_code = 2
+
+
+class LoadtestError(MwsyncError):
+    """The load test could not run or could not be read (Locust crashed, the mock is unreachable)."""
 
 
 class AuthError(MwsyncError):

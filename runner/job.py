@@ -11,6 +11,8 @@ from types import MappingProxyType
 from typing import Mapping
 
 EMBEDDED = "embedded"
+#: Credentials the embedded mock server accepts (documented in the README; not a secret).
+EMBEDDED_CLIENT = ("mwsync-demo", "mwsync-demo-secret")
 
 #: The iPaaS.com subscription's recommended throttle profiles (seed document, "Throttling and
 #: Concurrency"): API Throttle Limit calls per API Throttle Seconds.

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Callable
 
 from .config import load_job, parse_throttle
-from .errors import MwsyncError, UsageError
+from .errors import LoadtestError, UsageError
 from .job import API_DEFAULT_LIMIT, BUILTIN_PROFILES, Job, Throttle
 from .loadtest_verdict import (  # noqa: F401  (render: for the CLI, with the rest of this interface)
     LocustEntry, LoadPlan, LoadtestReport, Observation, concurrency_advice, judge, needed_users, render,
@@ -47,10 +47,6 @@ DEFAULT_PROFILE = "ongoing"
 MIN_WINDOWS = 3  # shortest run, in windows: the first burst, then at least two more to measure the rate
 USER_CLASSES = {"mwsync": "MwsyncUser", "unthrottled": "UnthrottledMwsyncUser", "raw": "RawUser"}
 """`--user-class` choice -> Locust user class in loadtests/locustfile.py."""
-
-
-class LoadtestError(MwsyncError):
-    """The load test could not run or could not be read (Locust crashed, the mock is unreachable)."""
 
 
 @dataclass(frozen=True)
@@ -136,7 +132,7 @@ def _target(options: LoadtestOptions, stack: ExitStack) -> tuple[str, Throttle]:
         return host, Throttle("server", int(rate["limit"]), float(rate["window_s"]))
     from mock_server import MockServer  # only when this command starts the mock
 
-    from .run import EMBEDDED_CLIENT
+    from .job import EMBEDDED_CLIENT
 
     server = parse_throttle(options.server_limit, name="server") if options.server_limit else default_server_limit()
     mock = MockServer(rate_limit=(server.limit, server.window_s), latency_ms=options.latency_ms,

@@ -21,7 +21,7 @@ from typing import Sequence
 from .client import MoveworksClient
 from .config import load_job, parse_throttle
 from .errors import ConfigError, Problem
-from .job import API_DEFAULT_LIMIT, Job, Throttle
+from .job import API_DEFAULT_LIMIT, EMBEDDED_CLIENT, Job, Throttle
 from .journal import Journal
 from .plan import Estimate
 from .report import JobReport, build_report
@@ -29,8 +29,6 @@ from .send import SendOptions, Sender, Tally, batches, plan_job
 from .templates import MessageRenderer
 from .throttle import Limiter, SlidingWindowLimiter
 
-#: Credentials the embedded mock server accepts (documented in the README; not a secret).
-EMBEDDED_CLIENT = ("mwsync-demo", "mwsync-demo-secret")
 #: The embedded mock's rate limit: Moveworks' 120/60 shape scaled to seconds so demos finish quickly.
 EMBEDDED_RATE_LIMIT = "20/1"
 

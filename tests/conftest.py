@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from mock_server import MockServer
-from runner.run import EMBEDDED_CLIENT
+from runner.job import EMBEDDED_CLIENT
 
 EVENT_ID = "3f1c2a9e-5b7d-4e8f-9a10-2b3c4d5e6f70"
 CLIENT_ENV = {"MW_CLIENT_ID": EMBEDDED_CLIENT[0], "MW_CLIENT_SECRET": EMBEDDED_CLIENT[1]}

@@ -10,7 +10,7 @@ from mock_server import MockServer
 from runner.client import MoveworksClient
 from runner.errors import AuthError
 from runner.job import RetryPolicy, Subscription
-from runner.run import EMBEDDED_CLIENT
+from runner.job import EMBEDDED_CLIENT
 from runner.throttle import SlidingWindowLimiter, Unlimited
 from tests.conftest import EVENT_ID
 

@@ -11,7 +11,7 @@ from collections import Counter
 
 from mock_server import MockServer
 from runner.journal import Journal
-from runner.run import EMBEDDED_CLIENT
+from runner.job import EMBEDDED_CLIENT
 from tests.conftest import CLIENT_ENV, job_dict
 
 ROWS = [{"id": str(i), "name": f"User {i}", "email": f"user{i}@example.com"} for i in range(60)]

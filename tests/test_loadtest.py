@@ -24,7 +24,7 @@ from runner.loadtest import LOCUSTFILE, LoadtestOptions, plan_for, resolve_profi
 from runner.loadtest_verdict import (
     LoadPlan, Observation, achieved_rate, delivery, judge, needed_users, profile_bound,
 )
-from runner.run import EMBEDDED_CLIENT
+from runner.job import EMBEDDED_CLIENT
 
 REPORT_KEYS = {"passed", "checks", "requests", "status_429", "max_requests_in_window", "achieved_rate_per_s",
                "limit_rate_per_s", "delivered", "duplicates", "lost"}

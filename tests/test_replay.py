@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from mock_server import MockServer
 from runner.cli import cli
-from runner.run import EMBEDDED_CLIENT
+from runner.job import EMBEDDED_CLIENT
 from tests.conftest import CLIENT_ENV, EVENT_ID, job_dict
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from mock_server import MockServer
 from runner.cli import cli
-from runner.run import EMBEDDED_CLIENT
+from runner.job import EMBEDDED_CLIENT
 from tests.conftest import EVENT_ID, job_dict
 
 
