@@ -26,8 +26,16 @@ test: $(STAMP)
 schema: $(STAMP)
 	$(BIN)/mwsync schema > schema/job.schema.json
 
+## Prove a throttle profile under load against the mock (scaled: 20 calls per 2 s); docs/loadtest.md.
+loadtest: $(STAMP)
+	$(BIN)/mwsync loadtest --throttle 20/2 --server-limit 20/2 --duration 20
+
+## The bulk-replay benchmark (docs/benchmarks.md); prints figures, writes benchmarks/out/bulk.json.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bulk.py --json benchmarks/out/bulk.json
+
 clean:
-	rm -rf $(VENV) .mwsync .pytest_cache reports
+	rm -rf $(VENV) .mwsync .pytest_cache reports benchmarks/out
 
 ## Re-record every cassette against the mock server (a real tenant: docs/recording.md), then replay them
 ## offline with the network blocked, secret scan included.
