@@ -39,8 +39,10 @@ import make_data
 from mock_process import MockProcess
 from plan_pass import run_plan_pass
 from runner.config import load_job, parse_throttle
+from runner.job import EMBEDDED_CLIENT
 from runner.plan import MAX_RECIPIENTS
-from runner.job import EMBEDDED_CLIENT, RunOptions, reference_date, run_job
+from runner.plan import MAX_RECIPIENTS
+from runner.run import RunOptions, reference_date, run_job
 from runner.sources import iter_rows
 from runner.templates import MessageRenderer
 from runner.throttle import SlidingWindowLimiter
