@@ -41,7 +41,6 @@ from plan_pass import run_plan_pass
 from runner.config import load_job, parse_throttle
 from runner.job import EMBEDDED_CLIENT
 from runner.plan import MAX_RECIPIENTS
-from runner.plan import MAX_RECIPIENTS
 from runner.run import RunOptions, reference_date, run_job
 from runner.sources import iter_rows
 from runner.templates import MessageRenderer
