@@ -90,3 +90,24 @@ def test_buffered_deliveries_are_bounded():
         assert batcher._buffered <= 10
     rest = list(batcher.flush())
     assert sum(len(b.deliveries) for b in early + rest) == 30
+
+
+ADDRESSES = ["a@example.com", "first.last+tag@example.co.uk", "a..b@example.com", ".a@example.com",
+             "a.@example.com", "a b@example.com", "a(b)@example.com", "a@b@example.com", '"a b"@example.com',
+             "ä@example.com", "a@exämple.com", "a@-bad.com", "a@example", "a@localhost", "", "@example.com",
+             "a@", "x" * 64 + "@example.com", "x" * 65 + "@example.com", "a@" + "b" * 250 + ".com",
+             "Name <a@example.com>", "a\\b@example.com", "a@[127.0.0.1]", "o'connor@example.com"]
+
+
+@pytest.mark.parametrize("address", ADDRESSES, ids=range(len(ADDRESSES)))
+def test_email_fast_path_agrees_with_email_validator(address):
+    from email_validator import EmailNotValidError, validate_email
+
+    from runner.plan import email_problem
+
+    try:
+        validate_email(address, check_deliverability=False)
+        expected_valid = True
+    except EmailNotValidError:
+        expected_valid = False
+    assert (email_problem(address) is None) == expected_valid
