@@ -99,6 +99,8 @@ def _with_fault_options(command: Any) -> Any:
 @click.option("--seed", type=int, help="Seed for random faults (deterministic runs).")
 @click.option("--loop", type=click.Choice(("auto", "uvloop", "asyncio")), default="auto", show_default=True,
               help="Event loop (auto = uvloop when installed).")
+@click.option("--request-log-size", type=click.IntRange(1), default=1000, show_default=True,
+              help="Requests kept for /_mock/requests (raise it to time long runs).")
 @_with_fault_options
 def main(**options: Any) -> None:
     """Run a mock Moveworks Events API server until Ctrl-C (see docs/mock-server.md)."""
