@@ -185,7 +185,7 @@ def status(jobs, journal, api_url, state_dir) -> None:
         if not path.exists():
             click.echo(f"{job.name}: no journal yet ({path})")
             continue
-        j = Journal(path, target=job.subscription.target, job=job.name)
+        j = Journal(path, target=job.subscription.target, job=job.name, exclusive=False)
         try:
             counts = j.counts()
             failures = j.failures(run_only=False, limit=10)

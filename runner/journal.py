@@ -10,6 +10,9 @@ silently: rows still `pending` at the next start were in flight at that instant 
 
 from __future__ import annotations
 
+import fcntl
+import os
+import re
 import sqlite3
 import threading
 import time
@@ -44,15 +47,21 @@ class Journal:
     opened or is not an mwsync journal.
     """
 
-    def __init__(self, path: str | Path, *, target: str, job: str, clock: Callable[[], float] = time.time):
+    def __init__(self, path: str | Path, *, target: str, job: str, clock: Callable[[], float] = time.time,
+                 exclusive: bool = True):
         self.path = Path(path)
         self.target, self.job = target, job
         self._clock = clock
         self._lock = threading.Lock()
         self.run_id = uuid.uuid4().hex[:12]
+        self._lock_file = None
+        self._db: sqlite3.Connection | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            if exclusive:
+                self._lock_file = self._take_run_lock()
             self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30, isolation_level=None)
+            self._check_foreign()
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
@@ -61,8 +70,46 @@ class Journal:
                 self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
             elif version[0] != SCHEMA_VERSION:
                 raise JournalError(f"{self.path}: journal schema {version[0]}, this mwsync reads {SCHEMA_VERSION}")
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, OSError) as exc:
+            self._release()
             raise JournalError(f"{self.path}: cannot open the journal ({exc}); pass another --journal PATH") from None
+        except JournalError:
+            self._release()
+            raise
+
+    def _take_run_lock(self):
+        """One run per (journal, job) at a time: two runs reading the same journal would both see a
+        message as unsent and both send it. An advisory lock beside the journal, released by the OS
+        when the process ends (even by `kill -9`)."""
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", self.job)
+        handle = open(f"{self.path}.{name}.lock", "a+")  # noqa: SIM115 - held for the journal's life
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise JournalError(f"{self.path}: job '{self.job}' is being sent by {holder}; wait for it to finish "
+                               "(running it twice at once would send messages twice)") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"mwsync pid {os.getpid()}")
+        handle.flush()
+        return handle
+
+    def _check_foreign(self) -> None:
+        tables = {name for (name,) in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if tables and "deliveries" not in tables:
+            raise JournalError(f"{self.path}: this SQLite file is not an mwsync journal (it has "
+                               f"{', '.join(sorted(tables)[:3])}); pass another --journal PATH")
+
+    def _release(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
 
     def recover(self) -> int:
         """Mark rows left `pending` by an interrupted run as `unknown`; return how many."""
@@ -143,6 +190,6 @@ class Journal:
             return cur.rowcount
 
     def close(self) -> None:
-        """Close the database connection."""
+        """Close the database connection and release the run lock."""
         with self._lock:
-            self._db.close()
+            self._release()
