@@ -61,6 +61,9 @@ def _warnings(job: Job, tally, recovered: int) -> list[str]:
     if tally.held:
         out.append(f"{tally.held} messages are in doubt (unknown) from an earlier run and were not resent; "
                    "check with the recipients, then use --resend-unknown to send them again")
+    if tally.duplicates:
+        out.append(f"{tally.duplicates} deliveries repeated an earlier row's idempotency key and recipient: "
+                   "sent once")
     if tally.changed:
         keys = ", ".join(tally.changed_keys[:5])
         out.append(f"{tally.changed} messages were sent before with different content and were not resent "
@@ -77,6 +80,7 @@ def build_report(job: Job, tally, outcome, journal, duration_s: float, *, recove
         "total": tally.total, "sent": counts.get("sent", 0), "skipped": tally.skipped,
         "failed": counts.get("failed", 0), "unknown": counts.get("unknown", 0) + counts.get("pending", 0) + tally.held,
         "held": tally.held, "changed": tally.changed, "invalid": tally.invalid, "filtered": tally.filtered,
+        "duplicates": tally.duplicates,
     }
     if dry_run:
         messages["to_send"] = tally.new

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Iterator
 
+from .dedupe import KeyLedger
 from .errors import AuthError, InvalidMessages, Problem, TemplateError
 from .job import Job
 from .journal import Journal
@@ -28,7 +29,8 @@ MAX_PROBLEMS = 50
 class Tally:
     """Counts of one pass. Messages: `total` rendered, `new` with something to send, `skipped` already
     sent, `changed` sent before with other content (not resent), `held` in doubt (`unknown`, not resent),
-    `invalid` rows skipped by `skip_invalid`, `filtered` rows the filter dropped."""
+    `invalid` rows skipped by `skip_invalid`, `filtered` rows the filter dropped; `duplicates` deliveries
+    dropped because an earlier row had the same idempotency key and recipient."""
 
     total: int = 0
     new: int = 0
@@ -37,6 +39,7 @@ class Tally:
     held: int = 0
     invalid: int = 0
     filtered: int = 0
+    duplicates: int = 0
     recipients: int = 0
     requests: int = 0
     changed_keys: list[str] = field(default_factory=list)
@@ -54,8 +57,30 @@ class SendOptions:
 
 def _messages(job: Job, renderer: MessageRenderer, tally: Tally, invalid: set[int] | None,
               problems: list[Problem] | None) -> Iterator[RenderedMessage]:
-    """Rendered, checked messages. With `problems` (plan pass) invalid rows are collected there;
-    without it (send pass) rows in `invalid` are skipped."""
+    """Rendered, checked messages, each recipient of each idempotency key once. With `problems` (plan
+    pass) invalid rows are collected there; without it (send pass) rows in `invalid` are skipped."""
+    ledger = KeyLedger()
+    try:
+        for message in _rendered(job, renderer, tally, invalid, problems):
+            conflict, recipients = ledger.check(message)
+            if conflict:
+                if problems is not None:
+                    invalid.add(message.row)
+                    problems.append(Problem(job.source.label, f"row {message.row}, message.idempotency_key", conflict))
+                continue
+            if len(recipients) < len(message.recipients):
+                tally.duplicates += len(message.recipients) - len(recipients)
+                if not recipients:
+                    continue
+                message = replace(message, recipients=recipients)
+            tally.total += 1
+            yield message
+    finally:
+        ledger.close()
+
+
+def _rendered(job: Job, renderer: MessageRenderer, tally: Tally, invalid: set[int] | None,
+              problems: list[Problem] | None) -> Iterator[RenderedMessage]:
     for number, row in iter_rows(job.source):
         try:
             if not renderer.accepts(row, number):
@@ -76,7 +101,6 @@ def _messages(job: Job, renderer: MessageRenderer, tally: Tally, invalid: set[in
                 continue
         elif number in invalid:
             continue
-        tally.total += 1
         yield message
 
 

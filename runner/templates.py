@@ -155,7 +155,7 @@ class MessageRenderer:
         """Render `row` into a `RenderedMessage`; raises `TemplateError` naming template, line and row.
 
         A recipients field may give a string (split on commas, semicolons and white space) or a list
-        (from JSONL); addresses are stripped and deduplicated in order. The default idempotency key is
+        (from JSONL); addresses are stripped and deduplicated in order, ignoring case. The default idempotency key is
         a hash of (event id, recipients, text, slots).
         """
         ctx = self.context(row, row_number)
@@ -169,7 +169,10 @@ class MessageRenderer:
         slots = self._slots_from(row, row_number) if self.job.message.slots_from else {}
         slots.update({k: str(self._guard(f"message.slots.{k}", row_number, lambda f=f: f.value(ctx)))
                       for k, f in self._slots.items()})
-        unique = tuple(dict.fromkeys(recipients))
+        first: dict[str, str] = {}
+        for address in recipients:
+            first.setdefault(address.lower(), address)  # first spelling wins; addresses compare case-blind
+        unique = tuple(first.values())
         if self._key is not None:
             key = str(self._guard("message.idempotency_key", row_number, lambda: self._key.value(ctx))).strip()
         else:

@@ -96,3 +96,25 @@ def test_ctrl_c_stops_cleanly_and_a_rerun_finishes(write_job, tmp_path):
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert f"sent {80 - at_stop} messages" in rerun.stdout
     assert len(received) == 80 and max(received.values()) == 1
+
+
+def test_repeated_keys_send_once_and_conflicting_content_is_refused(write_job, mock, tmp_path, client_env):
+    rows = [
+        {"idempotency_key": "k1", "event_id": EVENT_ID, "recipients": ["a@example.com"], "text": "first"},
+        {"idempotency_key": "k1", "event_id": EVENT_ID, "recipients": ["A@example.com", "b@example.com"],
+         "text": "first"},
+        {"idempotency_key": "k2", "event_id": EVENT_ID, "recipients": ["c@example.com"], "text": "one"},
+        {"idempotency_key": "k2", "event_id": EVENT_ID, "recipients": ["c@example.com"], "text": "two"},
+    ]
+    data = tmp_path / "set.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in rows))
+    job = replay_job(write_job)
+    args = ["replay", str(data), "--job", str(job), "--api-url", mock.url, "--journal", str(tmp_path / "j.sqlite")]
+    refused = CliRunner().invoke(cli, args)
+    assert refused.exit_code == 2 and "row 4, message.idempotency_key: idempotency key 'k2' was already used by row 3" \
+        in refused.output and mock.messages() == []
+    sent = CliRunner().invoke(cli, args + ["--skip-invalid", "--report", str(tmp_path / "r.json")])
+    received = sorted(r for m in mock.messages() for r in m["recipients"])
+    assert received == ["a@example.com", "b@example.com", "c@example.com"], sent.output
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["messages"]["duplicates"] == 1 and report["messages"]["invalid"] == 1
