@@ -226,6 +226,7 @@ def _build(model: JobFile, path: Path, lines: Mapping[Path_, int], problems: lis
         templates_dir=(base / model.templates_dir),
         vars=dict(model.vars),
         description=model.description,
+        lines={_dotted(p): line for p, line in lines.items() if p and p[0] in ("message", "source")},
     )
 
 

@@ -127,3 +127,4 @@ class Job:
     templates_dir: Path
     vars: Mapping[str, object]
     description: str = ""
+    lines: Mapping[str, int] = field(default_factory=dict)  # dotted key path -> line in the job file

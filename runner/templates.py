@@ -9,7 +9,8 @@
 
 Names available to templates: every column of the row, `row` (the row as a mapping),
 `row_number` (1-based), `vars` and each job var by name, `job` (the job name) and `today` (a date).
-Filters beyond Jinja's: `date` (parse YYYY-MM-DD), `days_until` (days from `today` to a date).
+Filters beyond Jinja's: `date` (parse YYYY-MM-DD), `days_until` (days from `today` to a date);
+`int` and `float` are strict (a value that is not a number is an error, not a silent 0).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import re
 from typing import Any, Callable, Mapping
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError
-from jinja2.exceptions import SecurityError, TemplateError as JinjaTemplateError
+from jinja2.exceptions import TemplateError as JinjaTemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from .errors import Problem, TemplateError
@@ -39,8 +40,21 @@ def _to_date(value: Any) -> dt.date:
     return dt.date.fromisoformat(str(value).strip()[:10])
 
 
+def _number(kind: type) -> Callable[[Any], Any]:
+    """Strict `int` / `float` filters: Jinja's turn `"seven"` into 0 silently; these raise."""
+
+    def convert(value: Any) -> Any:
+        try:
+            return kind(value) if kind is float or not isinstance(value, str) else int(float(value))
+        except (TypeError, ValueError):
+            raise ValueError(f"'{value}' is not a number") from None
+
+    return convert
+
+
 def _environment(autoescape: bool, today: dt.date) -> SandboxedEnvironment:
     env = SandboxedEnvironment(autoescape=autoescape, undefined=StrictUndefined, keep_trailing_newline=False)
+    env.filters["int"], env.filters["float"] = _number(int), _number(float)
     env.filters["date"] = _to_date
     env.filters["days_until"] = lambda value: (_to_date(value) - today).days
     env.globals["today"] = today
@@ -125,7 +139,8 @@ class MessageRenderer:
             try:
                 self._filter = plain.compile_expression(job.source.filter, undefined_to_none=False)
             except TemplateSyntaxError as exc:
-                problems.append(Problem(str(job.path), "source.filter", f"invalid expression: {exc.message}"))
+                problems.append(Problem(str(job.path), "source.filter", f"invalid expression: {exc.message}",
+                                        job.lines.get("source.filter")))
         if problems:
             raise TemplateError(problems)
 
@@ -133,9 +148,11 @@ class MessageRenderer:
         try:
             return compile_(source)
         except TemplateSyntaxError as exc:
-            where = name if name.startswith("message.") else f"template {name}"
-            file = str(self.job.path) if name.startswith("message.") else str(self.job.templates_dir / name)
-            problems.append(Problem(file, where, f"template syntax error: {exc.message}", exc.lineno))
+            in_job = name.startswith("message.")
+            where = name if in_job else f"template {name}"
+            file = str(self.job.path) if in_job else str(self.job.templates_dir / name)
+            line = self.job.lines.get(name.split("[")[0]) if in_job else exc.lineno
+            problems.append(Problem(file, where, f"template syntax error: {exc.message}", line))
             return None
 
     def context(self, row: Mapping[str, Any], row_number: int) -> dict[str, Any]:
@@ -149,7 +166,10 @@ class MessageRenderer:
         """True when the source filter (if any) is true for `row`. Raises `TemplateError`."""
         if self._filter is None:
             return True
-        return bool(self._guard("source.filter", row_number, lambda: self._filter(**self.context(row, row_number))))
+        try:
+            return bool(self._filter(**self.context(row, row_number)))
+        except Exception as exc:  # noqa: BLE001 - a user's expression: report it with its row
+            raise self._problem("source.filter", row_number, exc) from None
 
     def render(self, row: Mapping[str, Any], row_number: int) -> RenderedMessage:
         """Render `row` into a `RenderedMessage`; raises `TemplateError` naming template, line and row.
@@ -159,23 +179,32 @@ class MessageRenderer:
         a hash of (event id, recipients, text, slots).
         """
         ctx = self.context(row, row_number)
-        text = self._guard(self.job.message.text_name, row_number, lambda: self._text.render(ctx)).strip()
-        event_id = str(self._guard("message.event_id", row_number, lambda: self._event.value(ctx))).strip()
-        recipients: list[str] = []
-        for i, field in enumerate(self._recipients):
-            value = self._guard(f"message.recipients[{i}]", row_number, lambda f=field: f.value(ctx))
-            for item in (value if isinstance(value, (list, tuple)) else (value,)):
-                recipients.extend(part for part in SPLIT_RE.split(str(item)) if part)
-        slots = self._slots_from(row, row_number) if self.job.message.slots_from else {}
-        slots.update({k: str(self._guard(f"message.slots.{k}", row_number, lambda f=f: f.value(ctx)))
-                      for k, f in self._slots.items()})
+        name = self.job.message.text_name  # the field being rendered, for the error message
+        try:
+            text = self._text.render(ctx).strip()
+            name = "message.event_id"
+            event_id = str(self._event.value(ctx)).strip()
+            recipients: list[str] = []
+            for i, field in enumerate(self._recipients):
+                name = f"message.recipients[{i}]"
+                value = field.value(ctx)
+                for item in (value if isinstance(value, (list, tuple)) else (value,)):
+                    recipients.extend(part for part in SPLIT_RE.split(str(item)) if part)
+            slots = self._slots_from(row, row_number) if self.job.message.slots_from else {}
+            for slot, field in self._slots.items():
+                name = f"message.slots.{slot}"
+                slots[slot] = str(field.value(ctx))
+            name = "message.idempotency_key"
+            key = str(self._key.value(ctx)).strip() if self._key is not None else None
+        except TemplateError:
+            raise
+        except Exception as exc:  # anything a user's template raises is a problem of that template and row
+            raise self._problem(name, row_number, exc) from None
         first: dict[str, str] = {}
         for address in recipients:
             first.setdefault(address.lower(), address)  # first spelling wins; addresses compare case-blind
         unique = tuple(first.values())
-        if self._key is not None:
-            key = str(self._guard("message.idempotency_key", row_number, lambda: self._key.value(ctx))).strip()
-        else:
+        if key is None:
             blob = json.dumps([event_id, sorted(unique), text, sorted(slots.items())], ensure_ascii=False)
             key = "sha256:" + hashlib.sha256(blob.encode("utf-8")).hexdigest()[:24]
         return RenderedMessage(self.job.name, row_number, key, event_id, unique, text, slots)
@@ -196,14 +225,14 @@ class MessageRenderer:
                                          "slots_from needs a JSON object such as {\"ticket\": \"INC-1\"}")])
         return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}
 
-    def _guard(self, name: str, row_number: int, fn: Callable[[], Any]) -> Any:
-        try:
-            return fn()
-        except (UndefinedError, SecurityError, JinjaTemplateError, ValueError, TypeError) as exc:
-            line = _line_of(exc)
-            file = str(self.job.templates_dir / name) if not name.startswith(("message.", "source.")) \
-                else str(self.job.path)
-            where = f"row {row_number}" + (f", {name}" if name.startswith(("message.", "source.")) else "")
-            hint = " (columns and vars are available by name; check the spelling)" \
-                if isinstance(exc, UndefinedError) else ""
-            raise TemplateError([Problem(file, where, f"{exc}{hint}", line)]) from None
+    def _problem(self, name: str, row_number: int, exc: Exception) -> TemplateError:
+        """A `TemplateError` for `exc` raised while rendering field `name` of row `row_number`: a
+        template file's problem names the file and its line; a job field's, the job file and the key's line."""
+        in_job = name.startswith(("message.", "source."))
+        file = str(self.job.path) if in_job else str(self.job.templates_dir / name)
+        line = self.job.lines.get(name.split("[")[0]) if in_job else _line_of(exc)
+        where = f"row {row_number}" + (f", {name}" if in_job else "")
+        hint = " (columns and vars are available by name; check the spelling)" \
+            if isinstance(exc, UndefinedError) else ""
+        message = str(exc) if isinstance(exc, (JinjaTemplateError, ValueError)) else f"{exc.__class__.__name__}: {exc}"
+        return TemplateError([Problem(file, where, f"{message}{hint}", line)])

@@ -112,3 +112,27 @@ def test_plain_fields_missing_name_is_an_error_on_every_path(write_job, tmp_path
     r = renderer(write_job, tmp_path, idempotency_key=key)
     with pytest.raises(TemplateError, match="'missing' is undefined"):
         r.render(ROW, 3)
+
+
+@pytest.mark.parametrize("filter_,fragment", [
+    ("1/0", "ZeroDivisionError"),
+    ("row.__class__", "is unsafe"),
+    ("email.split('@')[5]", "has no element 5"),
+    ("name | int > 1", "is not a number"),
+], ids=["zero-division", "sandboxed-attribute", "missing-index", "strict-int"])
+def test_filter_errors_name_the_row_and_the_line(write_job, tmp_path, filter_, fragment):
+    job = job_dict()
+    job["source"]["filter"] = filter_
+    path = write_job(job)
+    r = MessageRenderer(load_job(path, environ={}), today=TODAY)
+    with pytest.raises(TemplateError) as info:
+        r.accepts(ROW, 3)
+    problem = info.value.problems[0]
+    assert problem.where == "row 3, source.filter" and fragment in problem.message
+    assert problem.line == next(i for i, line in enumerate(path.read_text().splitlines(), 1) if "filter:" in line)
+
+
+def test_errors_in_text_are_template_problems_not_tracebacks(write_job, tmp_path):
+    r = renderer(write_job, tmp_path, "{{ 1/0 }}")
+    with pytest.raises(TemplateError, match="ZeroDivisionError"):
+        r.render(ROW, 1)
