@@ -180,7 +180,7 @@ def status(jobs, journal, api_url, state_dir) -> None:
     from .run import journal_path
 
     options = RunOptions(journal=journal, api_url=api_url, state_dir=state_dir)
-    for job in load_jobs(jobs, options):
+    for job in load_jobs(jobs, options, check_credentials=False):
         path = journal_path(job, options)
         if not path.exists():
             click.echo(f"{job.name}: no journal yet ({path})")

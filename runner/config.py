@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+from urllib.parse import urlsplit
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -23,7 +24,7 @@ from pydantic import ValidationError
 
 from .errors import ConfigError, Problem, UsageError
 from .job import (
-    BUILTIN_PROFILES, EMBEDDED, Job, MessageSpec, RetryPolicy, SourceSpec, Subscription, Throttle,
+    BUILTIN_PROFILES, EMBEDDED, LOOPBACK_RE, Job, MessageSpec, RetryPolicy, SourceSpec, Subscription, Throttle,
 )
 from .envref import resolve_env
 from .models import THROTTLE_RE, JobFile
@@ -45,7 +46,16 @@ _JobLoader.yaml_implicit_resolvers = {
 Path_ = tuple[Any, ...]
 
 
+MAX_NODES = 100_000  # a job file is small; more nodes means aliases nested into a "billion laughs"
+
+
+class _TooLarge(Exception):
+    pass
+
+
 def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int], problems: list[tuple[Path_, int, str]]) -> None:
+    if len(lines) >= MAX_NODES:
+        raise _TooLarge
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
@@ -76,10 +86,15 @@ def read_yaml(path: Path) -> tuple[Any, dict[Path_, int], list[Problem]]:
         if node is not None:
             _walk(node, (), lines, found)
         data = loader.construct_document(node) if node is not None else None
+    except _TooLarge:
+        raise ConfigError([Problem(name, "", f"more than {MAX_NODES} values once aliases are expanded; "
+                                             "a job file needs far fewer (nested aliases?)")]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None
-        raise ConfigError([Problem(name, "", f"not valid YAML: {getattr(exc, 'problem', exc)}", line)]) from exc
+        problem = str(getattr(exc, "problem", None) or exc)
+        hint = "; indent with spaces, not tabs" if "'\\t'" in problem else ""
+        raise ConfigError([Problem(name, "", f"not valid YAML: {problem}{hint}", line)]) from None
     finally:
         loader.dispose()
     return data, lines, [Problem(name, _dotted(p), msg, line) for p, line, msg in found]
@@ -118,7 +133,8 @@ def _model_at(loc: Path_) -> type | None:
     return model
 
 
-def _pydantic_problems(exc: ValidationError, name: str, lines: Mapping[Path_, int]) -> Iterator[Problem]:
+def _pydantic_problems(exc: ValidationError, name: str, lines: Mapping[Path_, int],
+                       from_env: set[Path_] = frozenset()) -> Iterator[Problem]:
     import difflib
 
     seen: set[tuple[Path_, str]] = set()
@@ -136,6 +152,8 @@ def _pydantic_problems(exc: ValidationError, name: str, lines: Mapping[Path_, in
             message = "required key is missing"
         elif kind == "value_error":
             message = str(err["msg"]).removeprefix("Value error, ")
+        elif loc in from_env:
+            message = f"{err['msg']} (the value comes from the environment and is not shown)"
         else:
             message = f"{err['msg']} (got {err.get('input')!r})" if not isinstance(err.get("input"), (dict, list)) \
                 else str(err["msg"])
@@ -161,12 +179,15 @@ def load_job(
     throttle: str | None = None,
     api_url: str | None = None,
     source: str | Path | None = None,
+    check_credentials: bool = True,
 ) -> Job:
     """Load and validate the job file at `path`; return a resolved `Job`.
 
     `profile` (a profile name) and `throttle` (`N/S`) override the job's throttle profile;
     `api_url` overrides `subscription.api_url`; `source` (a .csv or .jsonl path) replaces the job's
-    source, keeping its filter, encoding and delimiter. `environ` defaults to `os.environ`.
+    source, keeping its filter, encoding and delimiter. `check_credentials=False` (plan, status: no
+    request is sent) skips the check that a real API URL comes with credentials. `environ` defaults
+    to `os.environ`.
     Raises `ConfigError` listing every problem (file, key path, line, fix) at once.
     """
     path = Path(path)
@@ -175,13 +196,16 @@ def load_job(
     data, lines, problems = read_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError(problems + [Problem(name, "", "a job file is a mapping with keys message, source, ...")])
-    data, env_problems = resolve_env(data, environ)
+    data, env_problems, from_env = resolve_env(data, environ)
     problems += [Problem(name, _dotted(loc), msg, _line_for(lines, loc)) for loc, msg in env_problems]
     try:
         model = JobFile.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(problems + list(_pydantic_problems(exc, name, lines))) from None
-    job = _build(model, path, lines, problems, profile=profile, throttle=throttle, api_url=api_url, source=source)
+        raise ConfigError(problems + list(_pydantic_problems(exc, name, lines, from_env))) from None
+    if profile and throttle:
+        raise UsageError("give --profile or --throttle, not both")
+    job = _build(model, path, lines, problems, profile=profile, throttle=throttle, api_url=api_url, source=source,
+                 check_credentials=check_credentials)
     if problems:
         raise ConfigError(problems)
     assert job is not None
@@ -189,7 +213,8 @@ def load_job(
 
 
 def _build(model: JobFile, path: Path, lines: Mapping[Path_, int], problems: list[Problem], *,
-           profile: str | None, throttle: str | None, api_url: str | None, source: str | Path | None) -> Job | None:
+           profile: str | None, throttle: str | None, api_url: str | None, source: str | Path | None,
+           check_credentials: bool = True) -> Job | None:
     name = str(path)
 
     def problem(loc: Path_, message: str) -> None:
@@ -206,7 +231,7 @@ def _build(model: JobFile, path: Path, lines: Mapping[Path_, int], problems: lis
         if profile:
             raise UsageError(f"--profile: unknown profile '{profile}' (valid: {valid})")
         problem(("throttle", "profile"), f"unknown '{chosen}' (valid: {valid})")
-    subscription = _subscription(model, api_url, problem)
+    subscription = _subscription(model, api_url, problem, check_credentials)
     base = path.parent
     message = _message(model, base, problem)
     source = _source(model, base, problem) if source is None else _source_file(Path(source), model)
@@ -230,19 +255,38 @@ def _build(model: JobFile, path: Path, lines: Mapping[Path_, int], problems: lis
     )
 
 
-def _subscription(model: JobFile, api_url: str | None, problem) -> Subscription:
+def url_problem(url: str) -> str | None:
+    """Why `url` cannot be an API URL (not http(s), a bad port, credentials in it, plain http to a
+    remote host), or None. Never repeats the URL: it may hold a secret by mistake."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError as exc:
+        return f"not a valid URL ({exc}); e.g. https://api.moveworks.ai"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "not an http(s) URL or 'embedded'; e.g. https://api.moveworks.ai"
+    if parts.username or parts.password:
+        return "credentials do not belong in the URL; use client_id / client_secret from the environment"
+    if parts.scheme == "http" and not LOOPBACK_RE.match(parts.hostname):
+        return "plain http sends credentials in clear text; use https (http only for 127.0.0.1/localhost)"
+    return None
+
+
+def _subscription(model: JobFile, api_url: str | None, problem, check_credentials: bool = True) -> Subscription:
     sub = model.subscription
     url = (api_url or sub.api_url or EMBEDDED).strip()
-    if url != EMBEDDED:
-        if not re.match(r"^https?://[^/\s]+", url):
-            problem(("subscription", "api_url"), f"'{url}' is not an http(s) URL or 'embedded', e.g. https://api.moveworks.ai")
-        elif url.startswith("http://") and not re.match(r"^http://(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(/|$)", url):
-            problem(("subscription", "api_url"), "plain http sends credentials in clear text; use https (http only for 127.0.0.1/localhost)")
-        if not sub.api_key and not (sub.client_id and sub.client_secret):
+    if url.lower() == EMBEDDED:
+        url = EMBEDDED
+    else:
+        where = "--api-url" if api_url else "subscription.api_url"
+        why = url_problem(url)
+        if why:
+            problem(("subscription", "api_url"), f"{where}: {why}")
+        if check_credentials and not sub.api_key and not (sub.client_id and sub.client_secret):
             problem(("subscription", "client_secret"),
                     "a real API needs client_id and client_secret (or api_key); set them from the environment, "
                     "e.g. client_secret: ${MOVEWORKS_CLIENT_SECRET}")
-        elif bool(sub.client_id) != bool(sub.client_secret):
+        elif check_credentials and bool(sub.client_id) != bool(sub.client_secret):
             missing = "client_secret" if sub.client_id else "client_id"
             problem(("subscription", missing), "client credentials need both client_id and client_secret")
     return Subscription(

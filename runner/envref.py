@@ -26,18 +26,25 @@ def expand_env(value: str, environ: Mapping[str, str], problems: list[str]) -> s
         problems.append(f"environment variable {var} is not set; export it, or write ${{{var}:-default}}")
         return ""
 
-    return ENV_RE.sub(sub, value)
+    expanded = ENV_RE.sub(sub, value)
+    if "${" in ENV_RE.sub("", value):
+        problems.append("'${' without a matching '}' (write ${VAR} or ${VAR:-default})")
+    return expanded
 
 
-def _check_secret(raw: Any) -> str | None:
-    """Return why a secret field's raw value is unacceptable, or None when it is fine."""
+SECRET_VARIABLES = {"client_secret": "MOVEWORKS_CLIENT_SECRET", "api_key": "MOVEWORKS_API_KEY"}
+
+
+def _check_secret(name: str, raw: Any) -> str | None:
+    """Why a secret field's raw value is unacceptable (a literal, or a reference with a default or
+    extra text), or None when it is fine: empty, `${VAR}` or `${VAR:-}`."""
     if raw in (None, ""):
         return None
-    text = str(raw)
-    match = ENV_RE.fullmatch(text.strip())
+    match = ENV_RE.fullmatch(str(raw).strip())
+    example = SECRET_VARIABLES[name]
     if match is None:
-        return ("a literal secret in a job file ends up in git; write ${MOVEWORKS_CLIENT_SECRET} (any variable name) "
-                "and export that variable")
+        return (f"must be exactly one environment reference such as ${{{example}}}, nothing else: a literal "
+                f"secret in a job file ends up in git; export {example} and reference it")
     if match.group(2):
         return f"a default value for a secret is a literal secret in git; write ${{{match.group(1)}}} without ':-...'"
     return None
@@ -46,46 +53,58 @@ def _check_secret(raw: Any) -> str | None:
 _ENV_SECTIONS = ("subscription", "throttle", "retry", "templates_dir", "vars")
 
 
-def _expand_tree(data: Any, environ: Mapping[str, str], path: KeyPath, problems: list[tuple[KeyPath, str]]) -> Any:
+class _Resolution:
+    """Problems found, and the key paths whose value came (partly) from the environment: error
+    messages must not echo those values, which may be secrets put in the wrong field."""
+
+    def __init__(self) -> None:
+        self.problems: list[tuple[KeyPath, str]] = []
+        self.from_env: set[KeyPath] = set()
+
+
+def _expand_tree(data: Any, environ: Mapping[str, str], path: KeyPath, found: _Resolution) -> Any:
     if isinstance(data, dict):
-        return {k: _expand_tree(v, environ, path + (k,), problems) for k, v in data.items()}
+        return {k: _expand_tree(v, environ, path + (k,), found) for k, v in data.items()}
     if isinstance(data, list):
-        return [_expand_tree(v, environ, path + (i,), problems) for i, v in enumerate(data)]
+        return [_expand_tree(v, environ, path + (i,), found) for i, v in enumerate(data)]
     if isinstance(data, str):
-        found: list[str] = []
-        out = expand_env(data, environ, found)
-        problems.extend((path, msg) for msg in found)
+        messages: list[str] = []
+        out = expand_env(data, environ, messages)
+        found.problems.extend((path, msg) for msg in messages)
+        if out != data:
+            found.from_env.add(path)
         return out
     return data
 
 
-def resolve_env(data: dict, environ: Mapping[str, str]) -> tuple[dict, list[tuple[KeyPath, str]]]:
+def resolve_env(data: dict, environ: Mapping[str, str]) -> tuple[dict, list[tuple[KeyPath, str]], set[KeyPath]]:
     """Check secret fields, then expand references in the sections that may use them (not in rows or
-    message templates, so data can never pull in an environment value). Returns (data, problems)
-    where each problem is (key path, message)."""
-    problems: list[tuple[KeyPath, str]] = []
+    message templates, so data can never pull in an environment value). Returns (data, problems,
+    key paths whose value came from the environment); each problem is (key path, message)."""
+    found = _Resolution()
+    problems = found.problems
     sub = data.get("subscription")
     if isinstance(sub, dict):
         for name in SECRET_FIELDS:
-            why = _check_secret(sub.get(name))
+            why = _check_secret(name, sub.get(name))
             if why:
                 problems.append((("subscription", name), why))
     out = {k: ({kk: vv for kk, vv in v.items() if vv is not None} if isinstance(v, dict) and k != "vars" else v)
            for k, v in data.items()}  # an empty `key:` means "use the default"
     for section in _ENV_SECTIONS:
         if section in out:
-            out[section] = _expand_tree(out[section], environ, (section,), problems)
+            out[section] = _expand_tree(out[section], environ, (section,), found)
     for key in ("event_id",):
         message = out.get("message")
         if isinstance(message, dict) and isinstance(message.get(key), str):
             message = dict(message)
-            message[key] = _expand_tree(message[key], environ, ("message", key), problems)
+            message[key] = _expand_tree(message[key], environ, ("message", key), found)
             out["message"] = message
     source = out.get("source")
     if isinstance(source, dict):
         source = dict(source)
         for key in ("csv", "jsonl"):
             if isinstance(source.get(key), str):
-                source[key] = _expand_tree(source[key], environ, ("source", key), problems)
+                source[key] = _expand_tree(source[key], environ, ("source", key), found)
         out["source"] = source
-    return out, problems
+    return out, problems, found.from_env

@@ -5,12 +5,15 @@ Every `${ENV}` reference is resolved and every value checked by the time these e
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
 
 EMBEDDED = "embedded"
+#: Hosts that may be reached over plain http (the mock server); anything else needs https.
+LOOPBACK_RE = re.compile(r"^(127\.\d+\.\d+\.\d+|localhost|::1)$")
 #: Credentials the embedded mock server accepts (documented in the README; not a secret).
 EMBEDDED_CLIENT = ("mwsync-demo", "mwsync-demo-secret")
 

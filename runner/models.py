@@ -36,15 +36,15 @@ class SubscriptionModel(_Strict):
     token_request: Literal["form", "json"] = Field(
         "form", description="Body format of POST /oauth/v1/token: form-encoded (RFC 6749 section 4.4) or JSON."
     )
-    connect_timeout_s: float = Field(5.0, gt=0, description="Seconds to wait for a TCP connection.")
-    read_timeout_s: float = Field(30.0, gt=0, description="Seconds to wait for an answer once a request is sent.")
+    connect_timeout_s: float = Field(5.0, gt=0, le=600, description="Seconds to wait for a TCP connection.")
+    read_timeout_s: float = Field(30.0, gt=0, le=600, description="Seconds to wait for an answer once a request is sent.")
 
 
 class ProfileModel(_Strict):
     """A throttle profile: at most `limit` request starts in any span of `window_s` seconds."""
 
-    limit: int = Field(..., ge=1, description="Calls per window.")
-    window_s: float = Field(..., gt=0, description="Window length in seconds.")
+    limit: int = Field(..., ge=1, le=1_000_000, description="Calls per window.")
+    window_s: float = Field(..., gt=0, le=86_400, allow_inf_nan=False, description="Window length in seconds (at most a day).")
 
 
 class ThrottleModel(_Strict):
@@ -64,12 +64,12 @@ class RetryModel(_Strict):
     """How failed sends are retried (429, 5xx, connection refused); other 4xx are never retried."""
 
     max_attempts: int = Field(5, ge=1, le=50, description="Attempts per request, the first included.")
-    backoff_initial_s: float = Field(0.5, ge=0, description="First exponential backoff delay for 5xx/connection errors.")
-    backoff_max_s: float = Field(30.0, ge=0, description="Largest backoff delay.")
+    backoff_initial_s: float = Field(0.5, ge=0, le=600, description="First exponential backoff delay for 5xx/connection errors.")
+    backoff_max_s: float = Field(30.0, ge=0, le=3600, description="Largest backoff delay.")
     retry_after_default_s: float = Field(
-        60.0, ge=0, description="Wait after a 429 without Retry-After (Moveworks' guidance: 60 s)."
+        60.0, ge=0, le=3600, description="Wait after a 429 without Retry-After (Moveworks' guidance: 60 s)."
     )
-    max_retry_after_s: float = Field(120.0, ge=0, description="Cap on any single 429 wait.")
+    max_retry_after_s: float = Field(120.0, ge=0, le=3600, description="Cap on any single 429 wait.")
 
 
 class MessageModel(_Strict):

@@ -48,13 +48,14 @@ class RunOptions:
     send: SendOptions = SendOptions()
 
 
-def load_jobs(paths: Sequence[str | Path], options: RunOptions) -> list[Job]:
-    """Load every job file; raise one `ConfigError` listing the problems of all of them."""
+def load_jobs(paths: Sequence[str | Path], options: RunOptions, *, check_credentials: bool = True) -> list[Job]:
+    """Load every job file; raise one `ConfigError` listing the problems of all of them.
+    `check_credentials=False` for commands that send nothing (plan, status)."""
     jobs, problems = [], []
     for path in paths:
         try:
             jobs.append(load_job(path, profile=options.profile, throttle=options.throttle, api_url=options.api_url,
-                                 source=options.source))
+                                 source=options.source, check_credentials=check_credentials))
         except ConfigError as exc:
             problems.extend(exc.problems)
     if problems:
@@ -200,7 +201,7 @@ def plan_jobs(paths: Sequence[str | Path], options: RunOptions) -> list[dict]:
     "estimate_s": {"profile", "moveworks_default_120_per_min"}, "warning"?}]`."""
     api = Throttle("moveworks_default", *API_DEFAULT_LIMIT)
     out = []
-    for job in load_jobs(paths, options):
+    for job in load_jobs(paths, options, check_credentials=False):
         tally, _ = plan_job(job, MessageRenderer(job, reference_date(job, options)), None, SendOptions())
         entry = {"job": job.name, "messages": tally.total, "filtered": tally.filtered, "recipients": tally.recipients,
                  "requests": tally.requests, "profile": str(job.throttle),

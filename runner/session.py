@@ -23,13 +23,13 @@ from oauthlib.oauth2 import BackendApplicationClient
 from requests.adapters import HTTPAdapter
 from requests_oauthlib import OAuth2Session
 
+from .job import LOOPBACK_RE
 from .throttle import Limiter
 
 # requests-oauthlib logs token request bodies (client_secret) and tokens at DEBUG: never let them out.
 for _name in ("requests_oauthlib", "oauthlib"):
     logging.getLogger(_name).setLevel(logging.WARNING)
 
-LOOPBACK_RE = re.compile(r"^(127\.\d+\.\d+\.\d+|localhost|::1)$")
 
 
 def retry_after_s(response: requests.Response) -> float | None:

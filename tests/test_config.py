@@ -159,3 +159,46 @@ def test_example_jobs_load():
     for path in sorted((ROOT / "jobs").glob("*.yaml")):
         job = load_job(path, environ={})
         assert job.subscription.embedded and job.source.path.is_file()
+
+
+def test_values_from_the_environment_are_never_echoed(write_job):
+    env = dict(ENV, LEAKED="supersecret-XYZ")
+    schema_error = "\n".join(problems_of(write_job(BASE + "retry:\n  max_attempts: ${LEAKED}\n"), environ=env))
+    url_error = "\n".join(problems_of(write_job(BASE.replace("https://api.moveworks.ai/", "${LEAKED}")), environ=env))
+    assert "retry.max_attempts" in schema_error and "subscription.api_url" in url_error
+    assert "supersecret-XYZ" not in schema_error + url_error
+
+
+@pytest.mark.parametrize("url,fragment", [
+    ("https://user:pw@api.moveworks.ai", "credentials do not belong in the URL"),
+    ("https://api.moveworks.ai:99999", "not a valid URL"),
+    ("https://", "not an http(s) URL"),
+], ids=["userinfo", "bad-port", "no-host"])
+def test_bad_urls_are_refused_without_echoing_them(write_job, url, fragment):
+    found = "\n".join(problems_of(write_job(BASE.replace("https://api.moveworks.ai/", url))))
+    assert fragment in found and "pw@" not in found
+
+
+def test_unclosed_reference_and_profile_with_throttle(write_job):
+    found = problems_of(write_job(BASE + "vars:\n  days: ${DAYS\n"))
+    assert any("vars.days" in p and "without a matching '}'" in p for p in found)
+    with pytest.raises(UsageError, match="not both"):
+        load_job(write_job(BASE), environ=ENV, profile="initial", throttle="5/1")
+
+
+def test_plan_and_status_need_no_credentials(write_job):
+    job = load_job(write_job(BASE), environ={"MW_CLIENT_ID": "", "MW_CLIENT_SECRET": ""}, check_credentials=False)
+    assert job.subscription.api_url == "https://api.moveworks.ai"
+
+
+def test_alias_bomb_and_tabs_are_clear_errors(write_job):
+    levels = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
+    for prev, name in zip("abcdef", "bcdefg"):
+        levels.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]")
+    assert any("aliases" in p for p in problems_of(write_job("\n".join(levels) + "\n")))
+    assert any("not tabs" in p for p in problems_of(write_job("message:\n\tevent_id: x\n")))
+
+
+def test_window_must_be_finite(write_job):
+    text = BASE + "throttle:\n  profile: x\n  profiles:\n    x: {limit: 1, window_s: 1e400}\n"
+    assert any("throttle.profiles.x.window_s" in p for p in problems_of(write_job(text)))
