@@ -86,20 +86,26 @@ def plan(jobs, profile, throttle, today, as_json) -> None:
 def _summary(report) -> str:
     m, r = report.messages, report.requests
     head = f"{report.job} -> {report.target}"
+    extra = "".join(f", {name} {m[name]}" for name in ("invalid", "duplicates", "changed") if m.get(name))
     if report.dry_run:
         return (f"{head}: dry run: {m['to_send']} messages to send in {r['planned']} requests "
-                f"({m['skipped']} already sent)")
-    if not r["total"] and not m["failed"] and not m["unknown"]:
-        return f"{head}: nothing new to send ({m['skipped']} of {m['total']} messages already sent)"
+                f"({m['skipped']} already sent{extra})")
+    if not r["total"] and not m["failed"] and not m["unknown"] and not report.stopped:
+        return f"{head}: nothing new to send ({m['skipped']} of {m['total']} messages already sent{extra})"
     by_status = ", ".join(f"{k}: {v}" for k, v in sorted(r["by_status"].items()))
-    text = (f"{head}: sent {m['sent']} messages to {report.recipients} recipients in {r['total']} requests "
-            f"in {report.duration_s:.1f} s ({by_status}); skipped {m['skipped']}, failed {m['failed']}, "
-            f"unknown {m['unknown']}")
+    text = (f"{head}: sent {m['sent']} messages in {r['total']} requests in {report.duration_s:.1f} s"
+            + (f" ({by_status})" if by_status else "")
+            + f"; skipped {m['skipped']}, failed {m['failed']}, unknown {m['unknown']}{extra}")
     if report.status_429:
         text += f"; {report.status_429} 429s recovered"
     if report.stopped:
         text += f"; STOPPED: {report.stopped}"
     return text
+
+
+def _failure_line(failure: dict) -> str:
+    what = f"message {failure['key']} (row {failure['row']})" if failure["key"] else f"row {failure['row']}"
+    return f"  {failure['state']}: {what}: {failure['error']}"
 
 
 def _send_options(f):
@@ -139,7 +145,9 @@ def _execute(jobs, *, source=None, profile, throttle, today, api_url, journal, d
         for warning in rep.warnings:
             click.echo(f"  warning: {warning}")
         for failure in rep.failures[:10]:
-            click.echo(f"  {failure['state']}: message {failure['key']} (row {failure['row']}): {failure['error']}")
+            click.echo(_failure_line(failure))
+        if len(rep.failures) > 10:
+            click.echo(f"  ... {len(rep.failures) - 10} more in --report")
     if report:
         write_json(reports, report)
     if junit:
@@ -196,7 +204,7 @@ def status(jobs, journal, api_url, state_dir) -> None:
         click.echo(f"  messages:   {fmt(counts['messages'])}")
         click.echo(f"  deliveries: {fmt(counts['deliveries'])}")
         for failure in failures:
-            click.echo(f"  {failure['state']}: message {failure['key']} (row {failure['row']}): {failure['error']}")
+            click.echo(_failure_line(failure))
 
 
 @cli.command()

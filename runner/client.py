@@ -184,6 +184,9 @@ class MoveworksClient:
     def _attempt(self, url: str, body: dict, counts: dict) -> int:
         try:
             response = self.session.post(url, json=body, auth=self.auth, timeout=self.timeout, withhold_token=True)
+        except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema,
+                requests.exceptions.InvalidHeader) as exc:
+            raise PermanentError(f"request not sent: {exc.__class__.__name__} ({self.base_url})") from None
         except requests.exceptions.ConnectionError as exc:
             if _never_sent(exc):
                 raise TransientError(f"cannot connect to {self.base_url}: {exc.__class__.__name__}") from None

@@ -61,14 +61,21 @@ class ProblemList(MwsyncError):
     exit_code = 2
     headline = "problems"
 
-    def __init__(self, problems: list[Problem]):
+    def __init__(self, problems: list[Problem], *, total: int | None = None, note: str = ""):
+        """`problems`: those to show; `total`: how many there were (default: as many as shown);
+        `note`: a closing line (what happened, what to do)."""
         self.problems = list(problems)
+        self.total = len(self.problems) if total is None else total
+        self.note = note
         super().__init__(self.render())
 
     def render(self) -> str:
-        count = len(self.problems)
+        count, shown = self.total, len(self.problems)
         lines = [f"{count} {self.headline}{'' if count == 1 else 's'}:" if count > 1 else ""]
         lines += [f"  {p}" if count > 1 else str(p) for p in self.problems]
+        if count > shown:
+            lines.append(f"  ... and {count - shown} more")
+        lines.append(self.note)
         return "\n".join(line for line in lines if line)
 
 

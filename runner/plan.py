@@ -63,18 +63,20 @@ def email_problem(address: str) -> str | None:
 
 @lru_cache(maxsize=1024)
 def _is_uuid(value: str) -> bool:
+    """True for the canonical hyphenated form only (`urn:uuid:...`, braces or no hyphens would go into
+    the URL path as written)."""
     try:
-        uuid.UUID(value)
+        return str(uuid.UUID(value)) == value.lower()
     except ValueError:
         return False
-    return True
 
 
 def message_problems(message: RenderedMessage) -> list[tuple[str, str]]:
     """Every way `message` breaks the API's limits, as `(field, problem with fix)` pairs."""
     problems: list[tuple[str, str]] = []
     if not _is_uuid(message.event_id):
-        problems.append(("message.event_id", f"'{message.event_id}' is not a UUID (the event's id from Creator Studio)"))
+        problems.append(("message.event_id", f"'{message.event_id}' is not a UUID like "
+                                             "3f1c2a9e-5b7d-4e8f-9a10-2b3c4d5e6f70 (the event's id in Creator Studio)"))
     size = len(message.text)
     if size == 0:
         problems.append(("message.text", "renders empty; the API needs 1..20000 characters"))

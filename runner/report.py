@@ -13,6 +13,7 @@ Targets are printed as the API URL (no credentials ever appear in a report).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -93,8 +94,18 @@ def build_report(job: Job, tally, outcome, journal, duration_s: float, *, recove
         messages=messages, requests=requests, status_429=outcome.status_429 if outcome else 0,
         recipients=tally.recipients, duration_s=round(duration_s, 3), dry_run=dry_run,
         stopped=outcome.stopped if outcome else None, warnings=_warnings(job, tally, recovered),
-        failures=journal.failures() if outcome is not None else [],
+        failures=_invalid_rows(tally) + (journal.failures() if outcome is not None else []),
     )
+
+
+def _invalid_rows(tally) -> list[dict]:
+    """`failures` entries for rows skipped as invalid (`--skip-invalid`): state `invalid`, never sent."""
+    out = []
+    for problem in tally.problems:
+        match = re.match(r"row (\d+)", problem.where)
+        out.append({"key": None, "row": int(match.group(1)) if match else None, "state": "invalid",
+                    "status": None, "code": None, "error": f"{problem.where}: {problem.message}", "recipients": 0})
+    return out
 
 
 def write_json(reports: Sequence[JobReport], path: Path) -> None:

@@ -136,7 +136,8 @@ def run_job(job: Job, *, base_url: str | None, limiter: Limiter, options: RunOpt
     try:
         recovered = journal.recover()
         plan, invalid = plan_job(job, renderer, journal, options.send)
-        progress.job_planned(job, plan)
+        if not options.send.dry_run:
+            progress.job_planned(job, plan)
         if options.send.dry_run or plan.requests == 0:
             report = build_report(job, plan, None, journal, time.monotonic() - started, recovered=recovered,
                                   dry_run=options.send.dry_run)
@@ -145,7 +146,7 @@ def run_job(job: Job, *, base_url: str | None, limiter: Limiter, options: RunOpt
         client = MoveworksClient(base_url, job.subscription, limiter, retry=job.retry,
                                  pool_size=job.concurrent_connections)
         try:
-            tally = Tally(invalid=plan.invalid)
+            tally = Tally(invalid=plan.invalid, problems=plan.problems)
             sender = Sender(job, client, journal, lambda b, r: progress.request_done(job, b, r), stop=stop)
             outcome = sender.run(batches(job, renderer, journal, options.send, tally, invalid))
         finally:

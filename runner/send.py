@@ -43,6 +43,7 @@ class Tally:
     recipients: int = 0
     requests: int = 0
     changed_keys: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class SendOptions:
 
 
 def _messages(job: Job, renderer: MessageRenderer, tally: Tally, invalid: set[int] | None,
-              problems: list[Problem] | None) -> Iterator[RenderedMessage]:
+              problems: ProblemLog | None) -> Iterator[RenderedMessage]:
     """Rendered, checked messages, each recipient of each idempotency key once. With `problems` (plan
     pass) invalid rows are collected there; without it (send pass) rows in `invalid` are skipped."""
     ledger = KeyLedger()
@@ -80,7 +81,7 @@ def _messages(job: Job, renderer: MessageRenderer, tally: Tally, invalid: set[in
 
 
 def _rendered(job: Job, renderer: MessageRenderer, tally: Tally, invalid: set[int] | None,
-              problems: list[Problem] | None) -> Iterator[RenderedMessage]:
+              problems: ProblemLog | None) -> Iterator[RenderedMessage]:
     for number, row in iter_rows(job.source):
         try:
             if not renderer.accepts(row, number):
@@ -136,7 +137,7 @@ def _deliveries(message: RenderedMessage, journal: Journal | None, options: Send
 
 
 def batches(job: Job, renderer: MessageRenderer, journal: Journal | None, options: SendOptions,
-            tally: Tally, invalid: set[int], problems: list[Problem] | None = None) -> Iterator[Batch]:
+            tally: Tally, invalid: set[int], problems: ProblemLog | None = None) -> Iterator[Batch]:
     """Every request the job needs now, as `Batch`es (<= 500 recipients, identical content coalesced)."""
     batcher = Batcher()
     for message in _messages(job, renderer, tally, invalid, problems):
@@ -149,19 +150,36 @@ def batches(job: Job, renderer: MessageRenderer, journal: Journal | None, option
         yield batch
 
 
+class ProblemLog:
+    """The first `limit` problems of a pass and how many there were in all (memory stays bounded)."""
+
+    def __init__(self, limit: int = MAX_PROBLEMS):
+        self.limit, self.kept, self.count = limit, [], 0
+
+    def append(self, problem: Problem) -> None:
+        self.count += 1
+        if len(self.kept) < self.limit:
+            self.kept.append(problem)
+
+    def extend(self, problems) -> None:
+        for problem in problems:
+            self.append(problem)
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+
 def plan_job(job: Job, renderer: MessageRenderer, journal: Journal | None, options: SendOptions) -> tuple[Tally, set[int]]:
-    """The plan pass. Returns (tally, invalid row numbers). Raises `InvalidMessages` listing up to 50
-    problems (and how many more) unless `options.skip_invalid`."""
-    tally, invalid, problems = Tally(), set(), []
+    """The plan pass. Returns (tally, invalid row numbers); `tally.problems` keeps the first 50
+    problems. Raises `InvalidMessages` (up to 50 shown, all counted) unless `options.skip_invalid`."""
+    tally, invalid, problems = Tally(), set(), ProblemLog()
     for _ in batches(job, renderer, journal, options, tally, invalid, problems):
         pass
-    tally.invalid = len(invalid)
+    tally.invalid, tally.problems = len(invalid), problems.kept
     if problems and not options.skip_invalid:
-        shown = problems[:MAX_PROBLEMS]
-        if len(problems) > MAX_PROBLEMS:
-            shown.append(Problem(job.source.label, "", f"... and {len(problems) - MAX_PROBLEMS} more problems"))
-        raise InvalidMessages(shown + [Problem(str(job.path), "", "nothing was sent; fix the rows, or pass "
-                                                                  "--skip-invalid to send the valid rest")])
+        raise InvalidMessages(problems.kept, total=problems.count,
+                              note=f"{job.path}: nothing was sent; fix the rows, or pass --skip-invalid to send "
+                                   "the valid rest")
     return tally, invalid
 
 

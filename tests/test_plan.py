@@ -26,7 +26,10 @@ def deliveries(m):
     (msg(recipients=("not-an-email",)), "'not-an-email' is not a valid e-mail"),
     (msg(recipients=("a@b@example.com",)), "is not a valid e-mail"),
     (msg(event="onboarding"), "is not a UUID"),
-], ids=["empty", "too-long", "no-recipients", "no-at", "two-at", "event-not-uuid"])
+    (msg(event="urn:uuid:" + EVENT), "is not a UUID"),
+    (msg(event="{" + EVENT + "}"), "is not a UUID"),
+    (msg(event=EVENT.replace("-", "")), "is not a UUID"),
+], ids=["empty", "too-long", "no-recipients", "no-at", "two-at", "event-not-uuid", "urn", "braces", "no-hyphens"])
 def test_limits(message, fragment):
     assert any(fragment in text for _, text in message_problems(message))
 

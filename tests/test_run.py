@@ -81,8 +81,19 @@ def test_invalid_rows_send_nothing_and_name_the_row(mwsync, write_job, mock, tmp
     assert "nothing was sent" in result.output and mock.messages() == []
     skipped = mwsync(*run_args(job, mock, tmp_path, "--skip-invalid", "--report", tmp_path / "r.json"))
     assert len(mock.messages()) == 3
-    assert json.loads((tmp_path / "r.json").read_text())["messages"]["invalid"] == 1
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["messages"]["invalid"] == 1
+    assert [(f["state"], f["row"]) for f in report["failures"]] == [("invalid", 3)]
+    assert "invalid: row 3: row 3, message.recipients" in skipped.output and "invalid 1" in skipped.output
     assert skipped.exit_code == 1  # not everything was sent
+
+
+def test_problem_headline_counts_every_invalid_row(mwsync, write_job, mock, tmp_path):
+    data = rows(60)
+    for row in data:
+        row["email"] = "broken"
+    result = mwsync(*run_args(write_job(job_dict(source={"rows": data})), mock, tmp_path))
+    assert result.exit_code == 2 and "60 invalid messages:" in result.output and "... and 10 more" in result.output
 
 
 def test_undefined_variable_reports_template_and_row(mwsync, write_job, mock, tmp_path):
