@@ -14,20 +14,17 @@ Every problem is collected and raised once as `ConfigError`, each with file, key
 from __future__ import annotations
 
 import os
-import re
-from urllib.parse import urlsplit
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 import yaml
 from pydantic import ValidationError
 
-from .errors import ConfigError, Problem, UsageError
-from .job import (
-    BUILTIN_PROFILES, EMBEDDED, LOOPBACK_RE, Job, MessageSpec, RetryPolicy, SourceSpec, Subscription, Throttle,
-)
+from .assemble import build_job, parse_throttle  # noqa: F401 - parse_throttle is part of this module's API
 from .envref import resolve_env
-from .models import THROTTLE_RE, JobFile
+from .errors import ConfigError, Problem, UsageError
+from .job import Job
+from .models import JobFile
 
 _NULL = "tag:yaml.org,2002:null"
 _MERGE = "tag:yaml.org,2002:merge"
@@ -163,14 +160,6 @@ def _pydantic_problems(exc: ValidationError, name: str, lines: Mapping[Path_, in
         yield Problem(name, _dotted(loc), message, _line_for(lines, loc))
 
 
-def parse_throttle(text: str, name: str = "custom") -> Throttle:
-    """Parse `N/S` (e.g. `10/2`: 10 calls per 2 s window) into a `Throttle`. Raises `UsageError`."""
-    match = THROTTLE_RE.match(str(text))
-    if not match or int(match.group(1)) < 1 or float(match.group(2)) <= 0:
-        raise UsageError(f"throttle {text!r} is not CALLS/SECONDS with both above zero, e.g. 10/2 or 500/60")
-    return Throttle(name, int(match.group(1)), float(match.group(2)))
-
-
 def load_job(
     path: str | Path,
     *,
@@ -204,141 +193,14 @@ def load_job(
         raise ConfigError(problems + list(_pydantic_problems(exc, name, lines, from_env))) from None
     if profile and throttle:
         raise UsageError("give --profile or --throttle, not both")
-    job = _build(model, path, lines, problems, profile=profile, throttle=throttle, api_url=api_url, source=source,
-                 check_credentials=check_credentials)
-    if problems:
-        raise ConfigError(problems)
-    assert job is not None
-    return job
-
-
-def _build(model: JobFile, path: Path, lines: Mapping[Path_, int], problems: list[Problem], *,
-           profile: str | None, throttle: str | None, api_url: str | None, source: str | Path | None,
-           check_credentials: bool = True) -> Job | None:
-    name = str(path)
 
     def problem(loc: Path_, message: str) -> None:
         problems.append(Problem(name, _dotted(loc), message, _line_for(lines, loc)))
 
-    profiles = {key: Throttle(key, *value) for key, value in BUILTIN_PROFILES.items()}
-    profiles.update({key: Throttle(key, p.limit, p.window_s) for key, p in model.throttle.profiles.items()})
-    chosen = profile or model.throttle.profile
-    selected = profiles.get(chosen)
-    if throttle:
-        selected = parse_throttle(throttle)
-    elif selected is None:
-        valid = ", ".join(profiles)
-        if profile:
-            raise UsageError(f"--profile: unknown profile '{profile}' (valid: {valid})")
-        problem(("throttle", "profile"), f"unknown '{chosen}' (valid: {valid})")
-    subscription = _subscription(model, api_url, problem, check_credentials)
-    base = path.parent
-    message = _message(model, base, problem)
-    source = _source(model, base, problem) if source is None else _source_file(Path(source), model)
-    if problems or selected is None or message is None or source is None:
-        return None
-    return Job(
-        name=model.name or path.stem.removesuffix(".job"),
-        path=path,
-        subscription=subscription,
-        throttle=selected,
-        profiles=profiles,
-        concurrent_connections=model.throttle.concurrent_connections,
-        concurrent_batch_executions=model.throttle.concurrent_batch_executions,
-        retry=RetryPolicy(**model.retry.model_dump()),
-        message=message,
-        source=source,
-        templates_dir=(base / model.templates_dir),
-        vars=dict(model.vars),
-        description=model.description,
-        lines={_dotted(p): line for p, line in lines.items() if p and p[0] in ("message", "source")},
-    )
-
-
-def url_problem(url: str) -> str | None:
-    """Why `url` cannot be an API URL (not http(s), a bad port, credentials in it, plain http to a
-    remote host), or None. Never repeats the URL: it may hold a secret by mistake."""
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a port out of range
-    except ValueError as exc:
-        return f"not a valid URL ({exc}); e.g. https://api.moveworks.ai"
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "not an http(s) URL or 'embedded'; e.g. https://api.moveworks.ai"
-    if parts.username or parts.password:
-        return "credentials do not belong in the URL; use client_id / client_secret from the environment"
-    if parts.scheme == "http" and not LOOPBACK_RE.match(parts.hostname):
-        return "plain http sends credentials in clear text; use https (http only for 127.0.0.1/localhost)"
-    return None
-
-
-def _subscription(model: JobFile, api_url: str | None, problem, check_credentials: bool = True) -> Subscription:
-    sub = model.subscription
-    url = (api_url or sub.api_url or EMBEDDED).strip()
-    if url.lower() == EMBEDDED:
-        url = EMBEDDED
-    else:
-        where = "--api-url" if api_url else "subscription.api_url"
-        why = url_problem(url)
-        if why:
-            problem(("subscription", "api_url"), f"{where}: {why}")
-        if check_credentials and not sub.api_key and not (sub.client_id and sub.client_secret):
-            problem(("subscription", "client_secret"),
-                    "a real API needs client_id and client_secret (or api_key); set them from the environment, "
-                    "e.g. client_secret: ${MOVEWORKS_CLIENT_SECRET}")
-        elif check_credentials and bool(sub.client_id) != bool(sub.client_secret):
-            missing = "client_secret" if sub.client_id else "client_id"
-            problem(("subscription", missing), "client credentials need both client_id and client_secret")
-    return Subscription(
-        api_url=None if url == EMBEDDED else url.rstrip("/"),
-        client_id=sub.client_id,
-        client_secret=sub.client_secret,
-        api_key=sub.api_key,
-        token_request=sub.token_request,
-        connect_timeout_s=sub.connect_timeout_s,
-        read_timeout_s=sub.read_timeout_s,
-    )
-
-
-def _message(model: JobFile, base: Path, problem) -> MessageSpec | None:
-    msg = model.message
-    recipients = (msg.recipients,) if isinstance(msg.recipients, str) else tuple(msg.recipients)
-    if not recipients:
-        problem(("message", "recipients"), "at least one recipient template is needed, e.g. \"{{ email }}\"")
-    if msg.template is not None:
-        templates_dir = base / model.templates_dir
-        file = templates_dir / msg.template
-        try:
-            text = file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            problem(("message", "template"), f"cannot read template {file}: {exc.__class__.__name__}; "
-                                             f"templates live in {templates_dir} (templates_dir)")
-            return None
-        return MessageSpec(msg.event_id, msg.template, text, recipients, dict(msg.slots), msg.idempotency_key,
-                           msg.slots_from)
-    return MessageSpec(msg.event_id, "message.text", msg.text or "", recipients, dict(msg.slots), msg.idempotency_key,
-                       msg.slots_from)
-
-
-def _source(model: JobFile, base: Path, problem) -> SourceSpec | None:
-    src = model.source
-    if src.rows is not None:
-        return SourceSpec("inline", rows=tuple(src.rows), filter=src.filter)
-    kind = "csv" if src.csv is not None else "jsonl"
-    file = base / (src.csv if src.csv is not None else src.jsonl)
-    if not file.is_file():
-        problem(("source", kind), f"file not found: {file} (paths are relative to the job file)")
-        return None
-    return SourceSpec(kind, path=file, filter=src.filter, encoding=src.encoding, delimiter=src.delimiter)
-
-
-def _source_file(file: Path, model: JobFile) -> SourceSpec:
-    """A source given on the command line (`mwsync replay FILE`): kind from the suffix."""
-    kinds = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-    kind = kinds.get(file.suffix.lower())
-    if kind is None:
-        raise UsageError(f"{file}: replay reads .csv or .jsonl files (got '{file.suffix or 'no suffix'}')")
-    if not file.is_file():
-        raise UsageError(f"{file}: file not found")
-    src = model.source
-    return SourceSpec(kind, path=file, filter=src.filter, encoding=src.encoding, delimiter=src.delimiter)
+    job_lines = {_dotted(p): line for p, line in lines.items() if p and p[0] in ("message", "source")}
+    job = build_job(model, path, problem, job_lines, profile=profile, throttle=throttle, api_url=api_url,
+                    source=source, check_credentials=check_credentials)
+    if problems:
+        raise ConfigError(problems)
+    assert job is not None
+    return job

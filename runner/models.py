@@ -103,7 +103,18 @@ class SourceModel(_Strict):
     jsonl: str | None = Field(None, description="JSON Lines file (one object a line), relative to the job file.")
     rows: list[dict[str, object]] | None = Field(None, description="Inline rows.")
     filter: str | None = Field(None, description="Jinja expression over the row; rows where it is false are skipped.")
-    encoding: str = Field("utf-8", description="Text encoding of the file.")
+    encoding: str = Field("utf-8", description="Text encoding of the file (a UTF-8 byte-order mark is dropped).")
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        import codecs
+
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"unknown encoding '{value}' (e.g. utf-8, latin-1, cp1252)") from None
+        return value
     delimiter: str = Field(",", min_length=1, max_length=1, description="CSV delimiter.")
 
     @model_validator(mode="after")

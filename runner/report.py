@@ -62,6 +62,8 @@ def _warnings(job: Job, tally, recovered: int) -> list[str]:
     if tally.held:
         out.append(f"{tally.held} messages are in doubt (unknown) from an earlier run and were not resent; "
                    "check with the recipients, then use --resend-unknown to send them again")
+    if not (tally.total or tally.filtered or tally.invalid or tally.duplicates):
+        out.append(f"{job.source.label} has no rows: nothing to send")
     if tally.duplicates:
         out.append(f"{tally.duplicates} deliveries repeated an earlier row's idempotency key and recipient: "
                    "sent once")

@@ -14,7 +14,6 @@ import logging
 import os
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-import re
 from typing import Any
 from urllib.parse import urlsplit
 

@@ -16,6 +16,7 @@ from .job import SourceSpec
 
 Row = Mapping[str, Any]
 _EXTRA = "\0extra"  # csv.DictReader key for fields beyond the header
+_MISSING = object()  # csv.DictReader value for fields missing from a short row
 
 
 def iter_rows(source: SourceSpec) -> Iterator[tuple[int, Row]]:
@@ -32,17 +33,22 @@ def iter_rows(source: SourceSpec) -> Iterator[tuple[int, Row]]:
         yield from _jsonl_rows(source)
 
 
+def _encoding(source: SourceSpec) -> str:
+    """UTF-8 files written by spreadsheet programs start with a byte-order mark: `utf-8-sig` drops it."""
+    return "utf-8-sig" if source.encoding.lower().replace("_", "-") in ("utf-8", "utf8") else source.encoding
+
+
 def _fail(source: SourceSpec, where: str, message: str) -> ConfigError:
     return ConfigError([Problem(source.label, where, message)])
 
 
 def _csv_rows(source: SourceSpec) -> Iterator[tuple[int, Row]]:
     try:
-        handle = open(source.path, encoding=source.encoding, newline="")  # noqa: SIM115 - generator owns it
+        handle = open(source.path, encoding=_encoding(source), newline="")  # noqa: SIM115 - generator owns it
     except (OSError, LookupError) as exc:
         raise _fail(source, "", f"cannot open: {exc}") from None
     with handle:
-        reader = csv.DictReader(handle, delimiter=source.delimiter, restkey=_EXTRA)
+        reader = csv.DictReader(handle, delimiter=source.delimiter, restkey=_EXTRA, restval=_MISSING)
         try:
             header = reader.fieldnames
             if not header:
@@ -50,14 +56,21 @@ def _csv_rows(source: SourceSpec) -> Iterator[tuple[int, Row]]:
             blank = [i + 1 for i, name in enumerate(header) if not name.strip()]
             if blank:
                 raise _fail(source, "header", f"column {blank[0]} has no name; name every column")
+            repeated = sorted({name for name in header if header.count(name) > 1})
+            if repeated:
+                raise _fail(source, "header", f"column {repeated[0]!r} appears twice; name every column once")
             for number, row in enumerate(reader, start=1):
                 if _EXTRA in row:
                     raise _fail(source, f"row {number} (line {reader.line_num})",
                                 f"{len(header) + len(row[_EXTRA])} fields but the header has {len(header)}; "
                                 "quote values that contain the delimiter")
-                yield number, {k: ("" if v is None else v) for k, v in row.items()}
+                if _MISSING in row.values():
+                    given = sum(1 for v in row.values() if v is not _MISSING)
+                    raise _fail(source, f"row {number} (line {reader.line_num})",
+                                f"{given} fields but the header has {len(header)}; every row needs every column")
+                yield number, row
         except UnicodeDecodeError as exc:
-            raise _fail(source, f"near line {reader.line_num + 1}",
+            raise _fail(source, f"after line {reader.line_num}",
                         f"not {source.encoding} text ({exc.reason}); set source.encoding") from None
         except csv.Error as exc:
             raise _fail(source, f"line {reader.line_num}", f"CSV error: {exc}") from None
@@ -65,7 +78,7 @@ def _csv_rows(source: SourceSpec) -> Iterator[tuple[int, Row]]:
 
 def _jsonl_rows(source: SourceSpec) -> Iterator[tuple[int, Row]]:
     try:
-        handle = open(source.path, encoding=source.encoding)  # noqa: SIM115
+        handle = open(source.path, encoding=_encoding(source))  # noqa: SIM115
     except (OSError, LookupError) as exc:
         raise _fail(source, "", f"cannot open: {exc}") from None
     with handle:

@@ -202,3 +202,8 @@ def test_alias_bomb_and_tabs_are_clear_errors(write_job):
 def test_window_must_be_finite(write_job):
     text = BASE + "throttle:\n  profile: x\n  profiles:\n    x: {limit: 1, window_s: 1e400}\n"
     assert any("throttle.profiles.x.window_s" in p for p in problems_of(write_job(text)))
+
+
+def test_a_literal_event_id_is_checked_at_load(write_job):
+    found = problems_of(write_job(BASE.replace("3f1c2a9e-5b7d-4e8f-9a10-2b3c4d5e6f70", "onboarding")))
+    assert any("message.event_id: 'onboarding' is not a UUID" in p for p in found)
