@@ -55,8 +55,8 @@ def _warnings(job: Job, tally, recovered: int) -> list[str]:
     out = []
     limit, window_s = API_DEFAULT_LIMIT
     if job.throttle.rate_per_s > limit / window_s and not job.subscription.embedded:
-        out.append(f"profile {job.throttle} exceeds Moveworks' default {limit}/{window_s:g}s: expect 429s "
-                   "unless your tenant's limit was raised")
+        out.append(f"profile {job.throttle} exceeds Moveworks' default 120/min: a tenant without a raised "
+                   "limit answers 429s (recovered, but slower)")
     if recovered:
         out.append(f"{recovered} deliveries were in flight when an earlier run stopped: marked unknown")
     if tally.held:
