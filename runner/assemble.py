@@ -21,11 +21,13 @@ KeyPath = tuple[Any, ...]
 Report = Callable[[KeyPath, str], None]
 
 
-def parse_throttle(text: str, name: str = "custom") -> Throttle:
-    """Parse `N/S` (e.g. `10/2`: 10 calls per 2 s window) into a `Throttle`. Raises `UsageError`."""
+def parse_throttle(text: str, name: str = "custom", flag: str = "--throttle") -> Throttle:
+    """Parse `N/S` (e.g. `10/2`: 10 calls per 2 s window) into a `Throttle`. Raises `UsageError`
+    naming `flag`."""
     match = THROTTLE_RE.match(str(text))
     if not match or int(match.group(1)) < 1 or float(match.group(2)) <= 0:
-        raise UsageError(f"throttle {text!r} is not CALLS/SECONDS with both above zero, e.g. 10/2 or 500/60")
+        raise UsageError(f"{flag}: {text!r} is not CALLS/SECONDS (a whole number of calls above zero per a number "
+                         "of seconds above zero), e.g. 10/2 or 500/60")
     return Throttle(name, int(match.group(1)), float(match.group(2)))
 
 

@@ -115,7 +115,7 @@ def _embedded(jobs: Sequence[Job], options: RunOptions, stack: ExitStack) -> str
         return None
     from mock_server import MockServer  # only embedded runs need it
 
-    limit = parse_throttle(options.embedded_rate_limit)
+    limit = parse_throttle(options.embedded_rate_limit, flag="--embedded-rate-limit")
     server = MockServer(rate_limit=(limit.limit, limit.window_s), clients=dict([EMBEDDED_CLIENT]))
     stack.enter_context(server)
     return server.url

@@ -179,3 +179,18 @@ def test_status_summarises_the_journal(mwsync, write_job, mock, tmp_path):
     mwsync(*run_args(job, mock, tmp_path))
     result = mwsync("status", job, "--journal", tmp_path / "journal.sqlite", "--api-url", mock.url)
     assert "messages:   sent 5" in result.output
+
+
+def test_parallel_jobs_share_one_budget_per_target(mwsync, write_job, tmp_path):
+    jobs = []
+    for name, profile in (("one", {"limit": 10, "window_s": 1}), ("two", {"limit": 20, "window_s": 1})):
+        job = job_dict(name=name, source={"rows": rows(15, start=100 * len(jobs))})
+        job["throttle"] = {"profile": "p", "profiles": {"p": profile}, "concurrent_batch_executions": 2,
+                           "concurrent_connections": 2}
+        jobs.append(write_job(job, name=f"{name}.yaml"))
+    with MockServer(rate_limit=(10, 1.0), clients=dict([EMBEDDED_CLIENT])) as server:
+        result = mwsync("run", *jobs, "--api-url", server.url, "--state-dir", tmp_path / "state")
+        stats = server.stats()
+    assert result.exit_code == 0, result.output
+    assert len(server.messages()) == 30 and stats["status_429"] == 0
+    assert stats["max_requests_in_window"] <= 10  # the strictest profile (10/1) governs both jobs
