@@ -123,8 +123,10 @@ def _embedded(jobs: Sequence[Job], options: RunOptions, stack: ExitStack) -> str
 
 def run_job(job: Job, *, base_url: str | None, limiter: Limiter, options: RunOptions,
             progress: Progress | None = None, stop: threading.Event | None = None) -> JobReport:
-    """Plan, then send, one job to `base_url` (None only for a dry run); return its `JobReport`. Raises `MwsyncError` subclasses for bad
-    input (nothing sent); `AuthError` and interruption (Ctrl-C, or `stop` set) are reported in the
+    """Plan, then send, one job to `base_url` (None only for a dry run); return its `JobReport`.
+
+    Raises `MwsyncError` subclasses for bad input (nothing of this job is sent; jobs given before it
+    may have sent theirs); `AuthError` and interruption (Ctrl-C, or `stop` set) are reported in the
     report (`stopped`), not raised."""
     progress = progress or Progress()
     started = time.monotonic()
