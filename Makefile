@@ -35,7 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bulk.py --json benchmarks/out/bulk.json
 
 clean:
-	rm -rf $(VENV) .mwsync .pytest_cache reports benchmarks/out
+	rm -rf $(VENV) .mwsync jobs/.mwsync jobs/replay/.mwsync .pytest_cache reports benchmarks/out
 
 ## Re-record every cassette against the mock server (a real tenant: docs/recording.md), then replay them
 ## offline with the network blocked, secret scan included.

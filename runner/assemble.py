@@ -85,14 +85,29 @@ def url_problem(url: str) -> str | None:
         return "not an http(s) URL or 'embedded'; e.g. https://api.moveworks.ai"
     if parts.username or parts.password:
         return "credentials do not belong in the URL; use client_id / client_secret from the environment"
+    if parts.query or parts.fragment or any(c.isspace() for c in url) or parts.port == 0:
+        return "an API URL is scheme, host, optional port and path only (no spaces, query, fragment or port 0)"
     if parts.scheme == "http" and not LOOPBACK_RE.match(parts.hostname):
         return "plain http sends credentials in clear text; use https (http only for 127.0.0.1/localhost)"
     return None
 
 
+def normalize_url(url: str) -> str:
+    """One spelling per API URL (the journal is kept per URL): lower-case scheme and host, no default
+    port, no trailing slash. `HTTPS://API.moveworks.ai:443/` -> `https://api.moveworks.ai`."""
+    parts = urlsplit(url)
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    default = {"http": 80, "https": 443}[scheme]
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port and parts.port != default:
+        netloc += f":{parts.port}"
+    return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
+
+
 def _subscription(model: JobFile, api_url: str | None, problem, check_credentials: bool = True) -> Subscription:
     sub = model.subscription
     url = (api_url or sub.api_url or EMBEDDED).strip()
+    why = None
     if url.lower() == EMBEDDED:
         url = EMBEDDED
     else:
@@ -108,7 +123,7 @@ def _subscription(model: JobFile, api_url: str | None, problem, check_credential
             missing = "client_secret" if sub.client_id else "client_id"
             problem(("subscription", missing), "client credentials need both client_id and client_secret")
     return Subscription(
-        api_url=None if url == EMBEDDED else url.rstrip("/"),
+        api_url=None if url == EMBEDDED or why else normalize_url(url),
         client_id=sub.client_id,
         client_secret=sub.client_secret,
         api_key=sub.api_key,

@@ -19,9 +19,9 @@ from .run import EMBEDDED_RATE_LIMIT, RunOptions, load_jobs, plan_jobs, run_jobs
 from .send import SendOptions
 
 JOB_ARG = click.argument("jobs", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
-STATE_DIR = click.option("--state-dir", envvar="MWSYNC_STATE_DIR", default=".mwsync", show_default=True,
+STATE_DIR = click.option("--state-dir", envvar="MWSYNC_STATE_DIR", default=None,
                          type=click.Path(file_okay=False, path_type=Path),
-                         help="Where journals live (env MWSYNC_STATE_DIR).")
+                         help="Where journals live (env MWSYNC_STATE_DIR) [default: .mwsync beside the job file].")
 
 
 def _options(f):

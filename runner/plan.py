@@ -131,10 +131,11 @@ class Batcher:
                 if len(self._groups) >= self.max_open_groups:
                     yield self._emit(next(iter(self._groups)))
                 group = self._groups[key] = _Group(message)
-            if delivery.recipient not in group.recipients and len(group.recipients) >= self.max_recipients:
+            address = delivery.recipient.lower()  # one person, however the address is spelt
+            if address not in group.recipients and len(group.recipients) >= self.max_recipients:
                 yield self._emit(key)
                 group = self._groups[key] = _Group(message)
-            group.recipients.add(delivery.recipient)
+            group.recipients.add(address)
             group.deliveries.append(delivery)
             self._buffered += 1
             if self._buffered > self.max_buffered:

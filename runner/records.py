@@ -57,8 +57,11 @@ class Batch:
 
     @property
     def recipients(self) -> list[str]:
-        """The request's `recipients` array: each address once, in first-seen order."""
-        return list(dict.fromkeys(d.recipient for d in self.deliveries))
+        """The request's `recipients` array: each address once (compared case-blind), in first-seen order."""
+        first: dict[str, str] = {}
+        for delivery in self.deliveries:
+            first.setdefault(delivery.recipient.lower(), delivery.recipient)
+        return list(first.values())
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ class RunOptions:
     throttle: str | None = None
     api_url: str | None = None
     journal: Path | None = None
-    state_dir: Path = Path(".mwsync")
+    state_dir: Path | None = None
     today: dt.date | None = None
     embedded_rate_limit: str = EMBEDDED_RATE_LIMIT
     source: Path | None = None
@@ -69,8 +69,11 @@ def load_jobs(paths: Sequence[str | Path], options: RunOptions, *, check_credent
 
 
 def journal_path(job: Job, options: RunOptions) -> Path:
-    """`--journal PATH` if given, else `.mwsync/journal/<job>.sqlite` under the working directory."""
-    return options.journal or options.state_dir / "journal" / f"{job.name}.sqlite"
+    """`--journal PATH` if given, else `<state dir>/journal/<job>.sqlite`, where the state dir is
+    `--state-dir` (env MWSYNC_STATE_DIR) or `.mwsync` beside the job file: the same journal whatever
+    the working directory, so running a job from elsewhere never sends it again."""
+    state_dir = options.state_dir or job.path.resolve().parent / ".mwsync"
+    return options.journal or state_dir / "journal" / f"{job.name}.sqlite"
 
 
 def reference_date(job: Job, options: RunOptions) -> dt.date:

@@ -207,3 +207,20 @@ def test_window_must_be_finite(write_job):
 def test_a_literal_event_id_is_checked_at_load(write_job):
     found = problems_of(write_job(BASE.replace("3f1c2a9e-5b7d-4e8f-9a10-2b3c4d5e6f70", "onboarding")))
     assert any("message.event_id: 'onboarding' is not a UUID" in p for p in found)
+
+
+@pytest.mark.parametrize("url,expected", [
+    ("HTTPS://API.Moveworks.ai:443/", "https://api.moveworks.ai"),
+    ("http://LOCALHOST:80/base/", "http://localhost/base"),
+    ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+], ids=["case-and-port", "path", "kept"])
+def test_api_urls_have_one_spelling(write_job, url, expected):
+    assert load_job(write_job(BASE.replace("https://api.moveworks.ai/", url)), environ=ENV).subscription.api_url \
+        == expected
+
+
+@pytest.mark.parametrize("url", ["https://exa mple.com", "https://example.com/p?q=1", "https://example.com#f",
+                                 "https://example.com:0"], ids=["space", "query", "fragment", "port-0"])
+def test_urls_with_more_than_a_base_are_refused(write_job, url):
+    assert any("scheme, host, optional port and path only" in p
+               for p in problems_of(write_job(BASE.replace("https://api.moveworks.ai/", url))))

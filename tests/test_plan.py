@@ -114,3 +114,8 @@ def test_email_fast_path_agrees_with_email_validator(address):
     except EmailNotValidError:
         expected_valid = False
     assert (email_problem(address) is None) == expected_valid
+
+
+def test_one_person_spelt_twice_is_listed_once():
+    batches = run(Batcher(), [msg(key="a", recipients=["Ann@Example.com"]), msg(key="b", recipients=["ann@example.com"])])
+    assert batches[0].recipients == ["Ann@Example.com"] and len(batches[0].deliveries) == 2
