@@ -25,9 +25,9 @@ def parse_throttle(text: str, name: str = "custom", flag: str = "--throttle") ->
     """Parse `N/S` (e.g. `10/2`: 10 calls per 2 s window) into a `Throttle`. Raises `UsageError`
     naming `flag`."""
     match = THROTTLE_RE.match(str(text))
-    if not match or int(match.group(1)) < 1 or float(match.group(2)) <= 0:
-        raise UsageError(f"{flag}: {text!r} is not CALLS/SECONDS (a whole number of calls above zero per a number "
-                         "of seconds above zero), e.g. 10/2 or 500/60")
+    if not match or not 1 <= int(match.group(1)) <= 1_000_000 or not 0 < float(match.group(2)) <= 86_400:
+        raise UsageError(f"{flag}: {text!r} is not CALLS/SECONDS (1..1000000 whole calls per 0..86400 seconds), "
+                         "e.g. 10/2 or 500/60")
     return Throttle(name, int(match.group(1)), float(match.group(2)))
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .errors import MwsyncError
+from .errors import MwsyncError, UsageError
 from .run import EMBEDDED_RATE_LIMIT, RunOptions, load_jobs, plan_jobs, run_jobs
 from .send import SendOptions
 
@@ -97,7 +97,7 @@ def _summary(report) -> str:
             + (f" ({by_status})" if by_status else "")
             + f"; skipped {m['skipped']}, failed {m['failed']}, unknown {m['unknown']}{extra}")
     if report.status_429:
-        text += f"; {report.status_429} 429s recovered"
+        text += f"; {report.status_429} answered 429 and were retried"
     if report.stopped:
         text += f"; STOPPED: {report.stopped}"
     return text
@@ -106,6 +106,9 @@ def _summary(report) -> str:
 def _failure_line(failure: dict) -> str:
     what = f"message {failure['key']} (row {failure['row']})" if failure["key"] else f"row {failure['row']}"
     return f"  {failure['state']}: {what}: {failure['error']}"
+
+
+MAX_LISTED = 10
 
 
 def _send_options(f):
@@ -127,11 +130,25 @@ def _send_options(f):
     return _options(f)
 
 
+def _check_writable(flag: str, path: Path | None) -> None:
+    """Fail before anything is sent when a report could not be written after it."""
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"{flag} {path}: cannot write there ({exc.strerror or exc}); choose another path") from None
+
+
 def _execute(jobs, *, source=None, profile, throttle, today, api_url, journal, dry_run, skip_invalid,
              resend_unknown, report, junit, embedded_rate_limit, state_dir) -> None:
     from .progress import BarProgress, PlainProgress
     from .report import write_json, write_junit
 
+    for flag, path in (("--report", report), ("--junit", junit)):
+        _check_writable(flag, path)
     options = RunOptions(profile=profile, throttle=throttle, api_url=api_url, journal=journal, today=_date(today),
                          embedded_rate_limit=embedded_rate_limit, state_dir=state_dir, source=source,
                          send=SendOptions(skip_invalid=skip_invalid, resend_unknown=resend_unknown, dry_run=dry_run))
@@ -144,10 +161,11 @@ def _execute(jobs, *, source=None, profile, throttle, today, api_url, journal, d
         click.echo(_summary(rep))
         for warning in rep.warnings:
             click.echo(f"  warning: {warning}")
-        for failure in rep.failures[:10]:
+        for failure in rep.failures[:MAX_LISTED]:
             click.echo(_failure_line(failure))
-        if len(rep.failures) > 10:
-            click.echo(f"  ... {len(rep.failures) - 10} more in --report")
+        if len(rep.failures) > MAX_LISTED:
+            click.echo(f"  ... and {len(rep.failures) - MAX_LISTED} more listed in --report / --junit "
+                       "(up to 50 invalid rows and 100 messages; mwsync status JOB for the journal)")
     if report:
         write_json(reports, report)
     if junit:

@@ -94,7 +94,7 @@ class TemplateError(ProblemList):
 class InvalidMessages(ProblemList):
     """Rendered messages break the API's limits; each problem names the source row and the field."""
 
-    headline = "invalid message"
+    headline = "row problem"
 
 
 class JournalError(MwsyncError):

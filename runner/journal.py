@@ -169,10 +169,13 @@ class Journal:
             messages[names[value]] = messages.get(names[value], 0) + 1
         return {"messages": messages, "deliveries": deliveries}
 
-    def failures(self, limit: int = 100, run_only: bool = True) -> list[dict]:
-        """Up to `limit` failed/unknown messages: `{"key", "row", "state", "status", "code", "error", "recipients"}`."""
-        where = "target=? AND job=? AND state IN ('failed','unknown')" + (" AND run_id=?" if run_only else "")
-        args: tuple = (self.target, self.job) + ((self.run_id,) if run_only else ())
+    def failures(self, limit: int = 100, run_only: bool = True,
+                 states: tuple[str, ...] = ("failed", "unknown")) -> list[dict]:
+        """Up to `limit` messages in `states`: `{"key", "row", "state", "status", "code", "error", "recipients"}`;
+        `run_only`: only those this run touched."""
+        marks = ",".join("?" * len(states))
+        where = f"target=? AND job=? AND state IN ({marks})" + (" AND run_id=?" if run_only else "")
+        args: tuple = (self.target, self.job) + states + ((self.run_id,) if run_only else ())
         with self._lock:
             rows = self._db.execute(
                 f"SELECT key, MIN(source_row), state, http_status, error_code, error_message, COUNT(*) "

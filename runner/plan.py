@@ -84,6 +84,10 @@ def message_problems(message: RenderedMessage) -> list[tuple[str, str]]:
         problems.append(("message.text", f"{size} characters, over the API's 20000; shorten the template"))
     if not message.recipients:
         problems.append(("message.recipients", "no recipients; the row needs at least one e-mail address"))
+    try:
+        "".join((message.key, message.text, *message.slots.keys(), *message.slots.values())).encode("utf-8")
+    except UnicodeEncodeError:
+        problems.append(("message", "holds characters that are not valid Unicode (lone surrogates); fix the data"))
     for address in message.recipients:
         why = email_problem(address)
         if why:

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import urlsplit
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from .job import API_DEFAULT_LIMIT, Job
+from .job import API_DEFAULT_LIMIT, LOOPBACK_RE, Job
 
 
 @dataclass(frozen=True)
@@ -51,10 +52,15 @@ class JobReport:
         return asdict(self)
 
 
+def _local(job: Job) -> bool:
+    """The embedded mock, or a server on this machine (a standalone mock): not a tenant."""
+    return job.subscription.embedded or bool(LOOPBACK_RE.match(urlsplit(job.subscription.api_url).hostname or ""))
+
+
 def _warnings(job: Job, tally, recovered: int) -> list[str]:
     out = []
     limit, window_s = API_DEFAULT_LIMIT
-    if job.throttle.rate_per_s > limit / window_s and not job.subscription.embedded:
+    if job.throttle.rate_per_s > limit / window_s and not _local(job):
         out.append(f"profile {job.throttle} exceeds Moveworks' default 120/min: a tenant without a raised "
                    "limit answers 429s (recovered, but slower)")
     if recovered:
@@ -96,8 +102,17 @@ def build_report(job: Job, tally, outcome, journal, duration_s: float, *, recove
         messages=messages, requests=requests, status_429=outcome.status_429 if outcome else 0,
         recipients=tally.recipients, duration_s=round(duration_s, 3), dry_run=dry_run,
         stopped=outcome.stopped if outcome else None, warnings=_warnings(job, tally, recovered),
-        failures=_invalid_rows(tally) + (journal.failures() if outcome is not None else []),
+        failures=_invalid_rows(tally) + _journal_failures(journal, tally, outcome),
     )
+
+
+def _journal_failures(journal, tally, outcome) -> list[dict]:
+    """This run's failed and unknown messages, then those held in doubt from earlier runs."""
+    found = journal.failures() if outcome is not None else []
+    if tally.held:
+        listed = {f["key"] for f in found}
+        found += [f for f in journal.failures(run_only=False, states=("unknown", "pending")) if f["key"] not in listed]
+    return found
 
 
 def _invalid_rows(tally) -> list[dict]:
@@ -106,7 +121,8 @@ def _invalid_rows(tally) -> list[dict]:
     for problem in tally.problems:
         match = re.match(r"row (\d+)", problem.where)
         out.append({"key": None, "row": int(match.group(1)) if match else None, "state": "invalid",
-                    "status": None, "code": None, "error": f"{problem.where}: {problem.message}", "recipients": 0})
+                    "status": None, "code": None, "recipients": 0,
+                    "error": f"{re.sub(r'^row [0-9]+, ?', '', problem.where)}: {problem.message}".lstrip(": ")})
     return out
 
 
@@ -128,7 +144,8 @@ def write_junit(reports: Sequence[JobReport], path: Path) -> None:
         if report.stopped:
             cases[0].add_failure_info(message=f"stopped: {report.stopped}")
         for failure in report.failures:
-            case = TestCase(f"message {failure['key']}", classname=report.job)
+            name = f"message {failure['key']}" if failure["key"] else f"row {failure['row']}"
+            case = TestCase(name, classname=report.job)
             case.add_failure_info(message=f"{failure['state']}: {failure['error'] or ''}", output=json.dumps(failure))
             cases.append(case)
         suites.append(TestSuite(f"mwsync.{report.job}", cases))

@@ -55,7 +55,8 @@ def load_jobs(paths: Sequence[str | Path], options: RunOptions, *, check_credent
     for path in paths:
         try:
             jobs.append(load_job(path, profile=options.profile, throttle=options.throttle, api_url=options.api_url,
-                                 source=options.source, check_credentials=check_credentials))
+                                 source=options.source,
+                                 check_credentials=check_credentials and not options.send.dry_run))
         except ConfigError as exc:
             problems.extend(exc.problems)
     if problems:

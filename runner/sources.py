@@ -33,6 +33,10 @@ def iter_rows(source: SourceSpec) -> Iterator[tuple[int, Row]]:
         yield from _jsonl_rows(source)
 
 
+def _no_constant(name: str) -> None:
+    raise json.JSONDecodeError(f"{name} is not a JSON value", name, 0)
+
+
 def _encoding(source: SourceSpec) -> str:
     """UTF-8 files written by spreadsheet programs start with a byte-order mark: `utf-8-sig` drops it."""
     return "utf-8-sig" if source.encoding.lower().replace("_", "-") in ("utf-8", "utf8") else source.encoding
@@ -87,7 +91,7 @@ def _jsonl_rows(source: SourceSpec) -> Iterator[tuple[int, Row]]:
                 if not line.strip():
                     continue
                 try:
-                    row = json.loads(line)
+                    row = json.loads(line, parse_constant=_no_constant)
                 except json.JSONDecodeError as exc:
                     raise _fail(source, f"line {number}", f"not valid JSON: {exc.msg} at column {exc.colno}") from None
                 if not isinstance(row, dict):

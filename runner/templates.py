@@ -195,7 +195,12 @@ class MessageRenderer:
                 name = f"message.slots.{slot}"
                 slots[slot] = str(field.value(ctx))
             name = "message.idempotency_key"
-            key = str(self._key.value(ctx)).strip() if self._key is not None else None
+            key = None
+            if self._key is not None:
+                value = self._key.value(ctx)
+                key = "" if value is None else str(value).strip()
+                if not key:
+                    raise ValueError("the idempotency key is empty for this row; every message needs its own key")
         except TemplateError:
             raise
         except Exception as exc:  # anything a user's template raises is a problem of that template and row

@@ -119,3 +119,7 @@ def test_email_fast_path_agrees_with_email_validator(address):
 def test_one_person_spelt_twice_is_listed_once():
     batches = run(Batcher(), [msg(key="a", recipients=["Ann@Example.com"]), msg(key="b", recipients=["ann@example.com"])])
     assert batches[0].recipients == ["Ann@Example.com"] and len(batches[0].deliveries) == 2
+
+
+def test_lone_surrogates_are_a_problem_not_a_crash():
+    assert any("not valid Unicode" in text for _, text in message_problems(msg(text="t\ud800")))

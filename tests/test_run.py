@@ -84,7 +84,7 @@ def test_invalid_rows_send_nothing_and_name_the_row(mwsync, write_job, mock, tmp
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["messages"]["invalid"] == 1
     assert [(f["state"], f["row"]) for f in report["failures"]] == [("invalid", 3)]
-    assert "invalid: row 3: row 3, message.recipients" in skipped.output and "invalid 1" in skipped.output
+    assert "invalid: row 3: message.recipients" in skipped.output and "invalid 1" in skipped.output
     assert skipped.exit_code == 1  # not everything was sent
 
 
@@ -93,7 +93,7 @@ def test_problem_headline_counts_every_invalid_row(mwsync, write_job, mock, tmp_
     for row in data:
         row["email"] = "broken"
     result = mwsync(*run_args(write_job(job_dict(source={"rows": data})), mock, tmp_path))
-    assert result.exit_code == 2 and "60 invalid messages:" in result.output and "... and 10 more" in result.output
+    assert result.exit_code == 2 and "60 row problems:" in result.output and "... and 10 more" in result.output
 
 
 def test_undefined_variable_reports_template_and_row(mwsync, write_job, mock, tmp_path):
@@ -139,6 +139,8 @@ def test_unknown_outcome_is_held_until_resend_unknown(mwsync, write_job, mock, t
     assert first.exit_code == 1 and "unknown 1" in first.output
     second = mwsync(*run_args(job, mock, tmp_path))
     assert second.exit_code == 1 and "in doubt" in second.output and len(mock.messages()) == 3
+    held = mwsync(*run_args(job, mock, tmp_path, "--report", tmp_path / "held.json"))
+    assert [f["state"] for f in json.loads((tmp_path / "held.json").read_text())["failures"]] == ["unknown"]
     third = mwsync(*run_args(job, mock, tmp_path, "--resend-unknown"))
     assert third.exit_code == 0 and len(mock.messages()) == 4  # the user asked for the possible duplicate
 
@@ -158,10 +160,11 @@ def test_bad_credentials_stop_the_job_with_exit_1(mwsync, write_job, mock, tmp_p
 
 @pytest.mark.parametrize("args,code,fragment", [
     (["run", "missing.yaml"], 2, "missing.yaml: cannot read job file"),
+    (["run", "JOB", "--report", "/proc/r.json"], 2, "--report /proc/r.json: cannot write there"),
     (["run", "--profile", "nope", "JOB"], 2, "unknown profile 'nope'"),
     (["run", "--throttle", "5", "JOB"], 2, "CALLS/SECONDS"),
     (["validate", "JOB"], 0, "ok"),
-], ids=["missing-file", "bad-profile", "bad-throttle", "validate"])
+], ids=["missing-file", "unwritable-report", "bad-profile", "bad-throttle", "validate"])
 def test_cli_usage_errors(mwsync, write_job, args, code, fragment):
     path = write_job(job_dict())
     result = mwsync(*[str(path) if a == "JOB" else a for a in args])

@@ -43,3 +43,9 @@ def test_latin1_reads_with_the_encoding_set(tmp_path):
 
 def test_jsonl_skips_blank_lines_but_counts_them(tmp_path):
     assert rows_of(tmp_path, b'{"a": 1}\n\n{"a": 2}\n', kind="jsonl") == [(1, {"a": 1}), (3, {"a": 2})]
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity"])
+def test_jsonl_refuses_non_json_numbers(tmp_path, value):
+    with pytest.raises(ConfigError, match="line 1: not valid JSON"):
+        rows_of(tmp_path, f'{{"a": {value}}}\n'.encode(), kind="jsonl")

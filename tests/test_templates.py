@@ -136,3 +136,10 @@ def test_errors_in_text_are_template_problems_not_tracebacks(write_job, tmp_path
     r = renderer(write_job, tmp_path, "{{ 1/0 }}")
     with pytest.raises(TemplateError, match="ZeroDivisionError"):
         r.render(ROW, 1)
+
+
+@pytest.mark.parametrize("value", [None, "", "   "], ids=["null", "empty", "blank"])
+def test_an_empty_idempotency_key_is_a_row_problem(write_job, tmp_path, value):
+    r = renderer(write_job, tmp_path, idempotency_key="{{ key }}")
+    with pytest.raises(TemplateError, match="idempotency key is empty"):
+        r.render(dict(ROW, key=value), 2)
