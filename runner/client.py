@@ -14,6 +14,7 @@ dropped after the request went out -> `unknown`, never resent automatically.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from typing import Callable, Mapping, Sequence
 from urllib.parse import quote
@@ -21,7 +22,10 @@ from urllib.parse import quote
 import requests
 import urllib3
 from oauthlib.oauth2.rfc6749.errors import OAuth2Error
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+from tenacity import (
+    RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, stop_never, stop_when_event_set,
+    wait_random_exponential,
+)
 
 from .auth import BearerAuth, TokenCache
 from .errors import AuthError, OutcomeUnknown, PermanentError, RateLimited, TransientError, UsageError
@@ -94,23 +98,27 @@ class MoveworksClient:
     `base_url`: API URL (no trailing slash needed); `subscription`: credentials and timeouts
     (its `api_url` is ignored in favour of `base_url`); `limiter`: shared by every thread;
     `retry`: attempts and waits (seconds); `pool_size`: the run's concurrent connections.
-    `clock` and `sleep` are injectable. Thread-safe: threads share the session and token cache.
+    `clock` and `sleep` are injectable; `stop` (an event set on Ctrl-C) cuts retry waits short and
+    keeps further requests from going out (`Interrupted`). Thread-safe: threads share the session
+    and token cache.
     Raises `UsageError` for a plain-http URL to anything but a loopback host.
     """
 
     def __init__(self, base_url: str, subscription: Subscription, limiter: Limiter, *,
                  retry: RetryPolicy = RetryPolicy(), pool_size: int = 1,
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] | None = None,
+                 stop: threading.Event | None = None):
         self.base_url = base_url.rstrip("/")
         if not allow_loopback_http(self.base_url):
             raise UsageError(f"{self.base_url}: plain http would send credentials in clear text; use https "
                              "(http only for 127.0.0.1/localhost)")
         self.retry = retry
         self.timeout = (subscription.connect_timeout_s, subscription.read_timeout_s)
-        self._sleep = sleep
+        self._stop = stop
+        self._sleep = sleep or (stop.wait if stop is not None else time.sleep)  # Ctrl-C cuts a retry wait short
         self.session = MoveworksSession(limiter, client_id=subscription.client_id, pool_size=pool_size,
                                         retry_after_default_s=retry.retry_after_default_s,
-                                        max_retry_after_s=retry.max_retry_after_s)
+                                        max_retry_after_s=retry.max_retry_after_s, stop=stop)
         self.session.register_compliance_hook("access_token_response", _token_response)
         if subscription.token_request == "json":
             self.session.register_compliance_hook("access_token_request", _json_token_request)
@@ -158,7 +166,8 @@ class MoveworksClient:
         url = self.base_url + SEND_PATH.format(event_id=quote(event_id, safe=""))
         counts = {"attempts": 0, "429": 0, "reauth": 0}
         started = time.monotonic()
-        retrying = Retrying(stop=stop_after_attempt(self.retry.max_attempts), wait=self._wait,
+        interrupted = stop_when_event_set(self._stop) if self._stop is not None else stop_never
+        retrying = Retrying(stop=stop_after_attempt(self.retry.max_attempts) | interrupted, wait=self._wait,
                             retry=retry_if_exception_type(TransientError), sleep=self._sleep, reraise=True)
         try:
             for attempt in retrying:

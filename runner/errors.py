@@ -10,6 +10,7 @@ tested in several places)::
     ├── InvalidMessages              exit 2  rendered rows that break the API's limits (row numbers)
     ├── JournalError                 exit 2  the journal cannot be opened or is not mwsync's
     ├── LoadtestError                exit 1  a load test could not run or be read (Locust, the mock)
+    ├── Interrupted                  exit 1  Ctrl-C: a request was stopped before it went out
     ├── AuthError                    exit 1  the token endpoint refused the client credentials
     └── DeliveryError                exit 1  a send request did not succeed
         ├── TransientError                   429, 5xx, connection refused: retried with backoff
@@ -105,6 +106,11 @@ class JournalError(MwsyncError):
 
 class LoadtestError(MwsyncError):
     """The load test could not run or could not be read (Locust crashed, the mock is unreachable)."""
+
+
+class Interrupted(MwsyncError):
+    """The run was interrupted (Ctrl-C) while this request waited for a rate-limit slot or a retry:
+    it was not sent (journalled `failed`, so the next run sends it)."""
 
 
 class AuthError(MwsyncError):

@@ -103,14 +103,15 @@ class Progress:
         """`job` is done."""
 
 
-def _limiters(jobs: Sequence[Job]) -> dict[str, Limiter]:
-    """One limiter per target, at the strictest (lowest calls/s) profile among the jobs using it."""
+def _limiters(jobs: Sequence[Job], stop: threading.Event) -> dict[str, Limiter]:
+    """One limiter per target, at the strictest (lowest calls/s) profile among the jobs using it.
+    Their waits end early when `stop` is set (Ctrl-C), and the session then sends nothing more."""
     strictest: dict[str, Throttle] = {}
     for job in jobs:
         current = strictest.get(job.subscription.target)
         if current is None or job.throttle.rate_per_s < current.rate_per_s:
             strictest[job.subscription.target] = job.throttle
-    return {target: SlidingWindowLimiter(t.limit, t.window_s) for target, t in strictest.items()}
+    return {target: SlidingWindowLimiter(t.limit, t.window_s, sleep=stop.wait) for target, t in strictest.items()}
 
 
 def _embedded(jobs: Sequence[Job], options: RunOptions, stack: ExitStack) -> str | None:
@@ -150,7 +151,7 @@ def run_job(job: Job, *, base_url: str | None, limiter: Limiter, options: RunOpt
             progress.job_finished(report)
             return report
         client = MoveworksClient(base_url, job.subscription, limiter, retry=job.retry,
-                                 pool_size=job.concurrent_connections)
+                                 pool_size=job.concurrent_connections, stop=stop)
         try:
             tally = Tally(invalid=plan.invalid, problems=plan.problems)
             sender = Sender(job, client, journal, lambda b, r: progress.request_done(job, b, r), stop=stop)
@@ -170,12 +171,12 @@ def run_jobs(paths: Sequence[str | Path], options: RunOptions, progress: Progres
     Raises `ConfigError` (any job file invalid: nothing is sent) and the first bad-input
     `MwsyncError` a job raises."""
     jobs = load_jobs(paths, options)
-    limiters = _limiters(jobs)
+    stop = threading.Event()  # Ctrl-C anywhere stops every job: no new request starts
+    limiters = _limiters(jobs, stop)
     parallel = max(job.concurrent_batch_executions for job in jobs)
     with ExitStack() as stack:
         embedded_url = None if options.send.dry_run else _embedded(jobs, options, stack)
 
-        stop = threading.Event()  # Ctrl-C anywhere stops every job: no new request starts
 
         def one(job: Job) -> JobReport | None:
             if stop.is_set():

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Callable, Iterator
 
 from .dedupe import KeyLedger
-from .errors import AuthError, InvalidMessages, Problem, TemplateError
+from .errors import AuthError, Interrupted, InvalidMessages, Problem, TemplateError
 from .job import Job
 from .journal import Journal
 from .plan import Batcher, message_problems
@@ -222,6 +222,8 @@ class Sender:
             result = SendResult("failed", exc.status, 1, error=str(exc), code=exc.code)
             self._stop.set()
             self.outcome.stopped, self.outcome.fatal = "authentication failed", exc
+        except Interrupted as exc:  # never went out: the next run sends it
+            result = SendResult("failed", None, 0, error=str(exc))
         except BaseException as exc:
             # Whether the request went out is not known: `unknown` is the state that never resends blindly.
             self.journal.finish(request_id, SendResult("unknown", None, 1,

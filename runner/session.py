@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -22,6 +23,7 @@ from oauthlib.oauth2 import BackendApplicationClient
 from requests.adapters import HTTPAdapter
 from requests_oauthlib import OAuth2Session
 
+from .errors import Interrupted
 from .job import LOOPBACK_RE
 from .throttle import Limiter
 
@@ -55,13 +57,16 @@ class MoveworksSession(OAuth2Session):
 
     `limiter`: throttles every request; `client_id`: for the client-credentials grant;
     `pool_size`: connections kept per host (the run's concurrent connections);
-    `retry_after_default_s` / `max_retry_after_s`: pause after a 429 without / with Retry-After (cap).
+    `retry_after_default_s` / `max_retry_after_s`: pause after a 429 without / with Retry-After (cap);
+    `stop`: once set (Ctrl-C), no further request goes out: `send` raises `Interrupted` instead.
     """
 
     def __init__(self, limiter: Limiter, *, client_id: str = "", pool_size: int = 1,
-                 retry_after_default_s: float = 60.0, max_retry_after_s: float = 120.0):
+                 retry_after_default_s: float = 60.0, max_retry_after_s: float = 120.0,
+                 stop: threading.Event | None = None):
         super().__init__(client=BackendApplicationClient(client_id=client_id))
         self.limiter = limiter
+        self.stop = stop
         self.retry_after_default_s = retry_after_default_s
         self.max_retry_after_s = max_retry_after_s
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(1, pool_size))
@@ -73,6 +78,8 @@ class MoveworksSession(OAuth2Session):
         """Acquire a rate-limit slot, stamp the current access token (`BearerAuth`), send, and
         pause the limiter on a 429."""
         self.limiter.acquire()
+        if self.stop is not None and self.stop.is_set():
+            raise Interrupted("the run was interrupted before this request was sent")
         auth = getattr(request, "mwsync_auth", None)
         if auth is not None:
             auth(request)

@@ -118,3 +118,27 @@ def test_repeated_keys_send_once_and_conflicting_content_is_refused(write_job, m
     assert received == ["a@example.com", "b@example.com", "c@example.com"], sent.output
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["messages"]["duplicates"] == 1 and report["messages"]["invalid"] == 1
+
+
+def test_ctrl_c_during_a_long_429_wait_exits_at_once_and_loses_nothing(write_job, tmp_path):
+    rows = [{"id": str(i), "name": f"U{i}", "email": f"u{i}@example.com"} for i in range(5)]
+    job = write_job(job_dict(source={"rows": rows}))
+    env = dict(os.environ, **CLIENT_ENV)
+    with MockServer(clients=dict([EMBEDDED_CLIENT])) as server:
+        server.inject(force_429_next=1, force_429_retry_after_s=30)
+        args = [sys.executable, "-m", "runner", "run", str(job), "--api-url", server.url,
+                "--journal", str(tmp_path / "j.sqlite"), "--throttle", "100/1"]
+        proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 20
+        while server.stats()["status_429"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)
+        interrupted_at = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=20)
+        assert time.monotonic() - interrupted_at < 5, "Ctrl-C waited out the 30 s Retry-After"
+        assert "STOPPED: interrupted" in output and "unknown 0" in output, output
+        rerun = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
+        received = Counter(m["recipients"][0] for m in server.messages())
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert len(received) == 5 and max(received.values()) == 1
