@@ -120,7 +120,7 @@ class Journal:
             return cur.rowcount
 
     def lookup(self, key: str) -> dict[str, tuple[str, str]]:
-        """`{recipient: (state, content_hash)}` of every recorded delivery of message `key`."""
+        """`{recipient (lower-case): (state, content_hash)}` of every recorded delivery of message `key`."""
         with self._lock:
             rows = self._db.execute(
                 "SELECT recipient, state, content_hash FROM deliveries WHERE target=? AND job=? AND key=?",
@@ -131,8 +131,8 @@ class Journal:
         """Record every delivery of `batch` as `pending` (committed before the request); return its request id."""
         request_id = uuid.uuid4().hex
         now = self._clock()
-        rows = [(self.target, self.job, d.key, d.recipient, d.content, request_id, self.run_id, d.row, now, now)
-                for d in batch.deliveries]
+        rows = [(self.target, self.job, d.key, d.recipient.lower(), d.content, request_id, self.run_id, d.row, now, now)
+                for d in batch.deliveries]  # one row per person: addresses are recorded lower-case
         with self._lock, self._db:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.executemany(

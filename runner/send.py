@@ -109,7 +109,7 @@ def _deliveries(message: RenderedMessage, journal: Journal | None, options: Send
                 tally: Tally) -> list[Delivery]:
     """The deliveries of `message` still to send, after the journal's say; updates `tally`."""
     content = message.content_hash
-    done = {r.lower(): v for r, v in journal.lookup(message.key).items()} if journal is not None else {}
+    done = journal.lookup(message.key) if journal is not None else {}
     todo, held, changed = [], False, False
     for recipient in message.recipients:
         state, old = done.get(recipient.lower(), (None, None))  # addresses compare case-blind

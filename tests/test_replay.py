@@ -142,3 +142,14 @@ def test_ctrl_c_during_a_long_429_wait_exits_at_once_and_loses_nothing(write_job
         received = Counter(m["recipients"][0] for m in server.messages())
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert len(received) == 5 and max(received.values()) == 1
+
+
+def test_an_address_spelt_differently_on_a_rerun_is_not_sent_again(write_job, mock, tmp_path, client_env):
+    job = replay_job(write_job)
+    args = ["--job", str(job), "--api-url", mock.url, "--journal", str(tmp_path / "j.sqlite")]
+    for spelling in ("Ann@Example.com", "ann@example.com"):
+        data = tmp_path / "set.jsonl"
+        data.write_text(json.dumps({"idempotency_key": "k1", "event_id": EVENT_ID, "recipients": [spelling],
+                                    "text": "hello"}) + "\n")
+        assert CliRunner().invoke(cli, ["replay", str(data), *args]).exit_code == 0
+    assert len(mock.messages()) == 1
