@@ -14,6 +14,7 @@ Every problem is collected and raised once as `ConfigError`, each with file, key
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -21,7 +22,7 @@ import yaml
 from pydantic import ValidationError
 
 from .assemble import build_job, parse_throttle  # noqa: F401 - parse_throttle is part of this module's API
-from .envref import resolve_env
+from .envref import redact, resolve_env
 from .errors import ConfigError, Problem, UsageError
 from .job import Job
 from .models import JobFile
@@ -160,6 +161,10 @@ def _pydantic_problems(exc: ValidationError, name: str, lines: Mapping[Path_, in
         yield Problem(name, _dotted(loc), message, _line_for(lines, loc))
 
 
+def _redacted(problems: list[Problem], values: set[str]) -> list[Problem]:
+    return [replace(p, message=redact(p.message, values)) for p in problems]
+
+
 def load_job(
     path: str | Path,
     *,
@@ -185,12 +190,13 @@ def load_job(
     data, lines, problems = read_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError(problems + [Problem(name, "", "a job file is a mapping with keys message, source, ...")])
-    data, env_problems, from_env = resolve_env(data, environ)
+    data, env_problems, from_env, env_values = resolve_env(data, environ)
     problems += [Problem(name, _dotted(loc), msg, _line_for(lines, loc)) for loc, msg in env_problems]
     try:
         model = JobFile.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(problems + list(_pydantic_problems(exc, name, lines, from_env))) from None
+        raise ConfigError(_redacted(problems + list(_pydantic_problems(exc, name, lines, from_env)), env_values)) \
+            from None
     if profile and throttle:
         raise UsageError("give --profile or --throttle, not both")
 
@@ -201,6 +207,6 @@ def load_job(
     job = build_job(model, path, problem, job_lines, profile=profile, throttle=throttle, api_url=api_url,
                     source=source, check_credentials=check_credentials)
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(_redacted(problems, env_values))
     assert job is not None
     return job

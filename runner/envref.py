@@ -60,6 +60,7 @@ class _Resolution:
     def __init__(self) -> None:
         self.problems: list[tuple[KeyPath, str]] = []
         self.from_env: set[KeyPath] = set()
+        self.values: set[str] = set()  # every value substituted from the environment
 
 
 def _expand_tree(data: Any, environ: Mapping[str, str], path: KeyPath, found: _Resolution) -> Any:
@@ -70,6 +71,7 @@ def _expand_tree(data: Any, environ: Mapping[str, str], path: KeyPath, found: _R
     if isinstance(data, str):
         messages: list[str] = []
         out = expand_env(data, environ, messages)
+        found.values.update(environ[m.group(1)] for m in ENV_RE.finditer(data) if environ.get(m.group(1)))
         found.problems.extend((path, msg) for msg in messages)
         if out != data:
             found.from_env.add(path)
@@ -77,10 +79,12 @@ def _expand_tree(data: Any, environ: Mapping[str, str], path: KeyPath, found: _R
     return data
 
 
-def resolve_env(data: dict, environ: Mapping[str, str]) -> tuple[dict, list[tuple[KeyPath, str]], set[KeyPath]]:
+def resolve_env(data: dict, environ: Mapping[str, str]
+                ) -> tuple[dict, list[tuple[KeyPath, str]], set[KeyPath], set[str]]:
     """Check secret fields, then expand references in the sections that may use them (not in rows or
     message templates, so data can never pull in an environment value). Returns (data, problems,
-    key paths whose value came from the environment); each problem is (key path, message)."""
+    key paths whose value came from the environment, the values substituted); each problem is
+    (key path, message)."""
     found = _Resolution()
     problems = found.problems
     sub = data.get("subscription")
@@ -107,4 +111,13 @@ def resolve_env(data: dict, environ: Mapping[str, str]) -> tuple[dict, list[tupl
             if isinstance(source.get(key), str):
                 source[key] = _expand_tree(source[key], environ, ("source", key), found)
         out["source"] = source
-    return out, problems, found.from_env
+    return out, problems, found.from_env, found.values
+
+
+def redact(text: str, values: set[str]) -> str:
+    """`text` with every environment value in `values` (4 characters or more) replaced by a marker:
+    an error about a field must not print a secret that was put there by mistake."""
+    for value in sorted(values, key=len, reverse=True):
+        if len(value) >= 4:
+            text = text.replace(value, "<from the environment>")
+    return text

@@ -86,7 +86,7 @@ def reference_date(job: Job, options: RunOptions) -> dt.date:
         try:
             return dt.date.fromisoformat(str(pinned))
         except ValueError:
-            raise ConfigError([Problem(str(job.path), "vars.today", f"'{pinned}' is not a date YYYY-MM-DD")]) from None
+            raise ConfigError([Problem(str(job.path), "vars.today", "is not a date YYYY-MM-DD")]) from None
     return dt.date.today()
 
 

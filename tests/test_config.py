@@ -224,3 +224,20 @@ def test_api_urls_have_one_spelling(write_job, url, expected):
 def test_urls_with_more_than_a_base_are_refused(write_job, url):
     assert any("scheme, host, optional port and path only" in p
                for p in problems_of(write_job(BASE.replace("https://api.moveworks.ai/", url))))
+
+
+@pytest.mark.parametrize("snippet", [
+    "throttle:\n  profile: ${LEAKED}\n",
+    "source_csv",
+    "event",
+], ids=["profile", "source-path", "event-id"])
+def test_secrets_in_the_wrong_field_are_redacted_everywhere(write_job, snippet):
+    env = dict(ENV, LEAKED="supersecret-XYZ")
+    if snippet == "source_csv":
+        text = BASE.split("source:")[0] + "source:\n  csv: ${LEAKED}.csv\n"
+    elif snippet == "event":
+        text = BASE.replace("3f1c2a9e-5b7d-4e8f-9a10-2b3c4d5e6f70", "${LEAKED}")
+    else:
+        text = BASE + snippet
+    found = "\n".join(problems_of(write_job(text), environ=env))
+    assert found and "supersecret-XYZ" not in found and "<from the environment>" in found
