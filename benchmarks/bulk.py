@@ -1,6 +1,6 @@
 """Benchmark bulk replay (issue 6) and print the figures; `--json OUT` also writes them.
 
-  plan_rows_per_s  rows/s of the plan pass (read CSV + render + validate + coalesce; `runner.send.plan_job`,
+  plan_rows_per_s  rows/s of the plan pass (read CSV + render + validate + coalesce; `mwsync.plan_job`,
                    no journal) over 200,000 personalised rows, in a fresh subprocess pinned to one core
   peak_rss_mb      {rows: MB}: peak RSS (ru_maxrss) of that subprocess, for 200,000 and 1,000,000 rows
   requests         {set: {"sent", "minimum"}}: send requests the mock server accepted per set (personalised,
@@ -38,13 +38,12 @@ import baseline  # the script's own folder (benchmarks/) is on sys.path
 import make_data
 from mock_process import MockProcess
 from plan_pass import run_plan_pass
-from runner.config import load_job, parse_throttle
-from runner.job import EMBEDDED_CLIENT
-from runner.plan import MAX_RECIPIENTS
-from runner.run import RunOptions, reference_date, run_job
-from runner.sources import iter_rows
-from runner.templates import MessageRenderer
-from runner.throttle import SlidingWindowLimiter
+from mwsync.config import load_job, parse_throttle
+from mwsync.rules import DEMO_CLIENT, MAX_RECIPIENTS
+from mwsync.pipeline import RunOptions, reference_date, run_job
+from mwsync.sources import iter_rows
+from mwsync.templates import MessageRenderer
+from mwsync.send.throttle import SlidingWindowLimiter
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -237,7 +236,7 @@ def send_baseline(sources: dict[str, Path], rate: str) -> dict:
         jobs = [load_set(s, sources[s.name], rate) for s in SETS]
         log(f"baseline: the same {sum(_rows(p) for p in sources.values()):,} messages, one requests.post each, "
             f"fixed window {rate} ...")
-        result = baseline.send_all(server.url, EMBEDDED_CLIENT, naive_messages(jobs), limit=throttle.limit,
+        result = baseline.send_all(server.url, DEMO_CLIENT, naive_messages(jobs), limit=throttle.limit,
                                    window_s=throttle.window_s)
         return {**asdict(result), "server_429": server.stats()["status_429"]}
 
@@ -348,7 +347,7 @@ def main() -> None:
     if args.rate_limit:
         parse_throttle(args.rate_limit)
         sizes = replace(sizes, rate_limit=args.rate_limit)
-    os.environ["MWSYNC_BENCH_CLIENT_ID"], os.environ["MWSYNC_BENCH_CLIENT_SECRET"] = EMBEDDED_CLIENT
+    os.environ["MWSYNC_BENCH_CLIENT_ID"], os.environ["MWSYNC_BENCH_CLIENT_SECRET"] = DEMO_CLIENT
     started_s = time.perf_counter()
     plan = bench_plan(sizes, args.data_dir)
     sends = bench_sends(sizes, args.data_dir, args.latency_ms)

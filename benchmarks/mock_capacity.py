@@ -1,6 +1,6 @@
 """Measure how many validated send requests per second the mock server sustains.
 
-Starts `python -m mock_server` in its own process (rate limit out of the way), gets a token, then drives
+Starts `python -m mwsync.mock_server` in its own process (rate limit out of the way), gets a token, then drives
 `POST /rest/v1/events/{id}/messages/send` with keep-alive clients for `--duration-s` seconds and prints
 requests/s, p50/p99 latency (ms), errors, and the server process's CPU (psutil).
 
@@ -51,8 +51,8 @@ def send_body(recipients: int) -> bytes:
 def start_server(loop: str) -> tuple[subprocess.Popen, str]:
     """Run the mock in a subprocess with a rate limit that never bites; returns (process, base URL)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mock_server", "--port", "0", "--rate-limit", "1000000000/60", "--loop", loop],
-        cwd=REPO, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
+        [sys.executable, "-m", "mwsync.mock_server", "--port", "0", "--rate-limit", "1000000000/60", "--loop", loop],
+        cwd=REPO, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     line = proc.stdout.readline()
     match = re.search(r"http://\S+", line)

@@ -1,4 +1,4 @@
-"""One plan pass (`runner.send.plan_job`: read + render + validate + coalesce, no journal) in a fresh process
+"""One plan pass (`mwsync.plan_job`: read + render + validate + coalesce, no journal) in a fresh process
 pinned to one core, printing one JSON line: rows, requests, seconds, rows_per_s, rss_start_mb (after the
 imports) and peak_rss_mb (`ru_maxrss` of the whole process). With `--profile-out FILE` the pass runs under
 cProfile (slower: its timing is not a throughput figure), FILE gets the pstats report and the JSON a summary.
@@ -48,8 +48,8 @@ def area(filename: str) -> str:
     parts = Path(filename).parts
     if "site-packages" in parts:
         return parts[parts.index("site-packages") + 1].removesuffix(".py")
-    if "runner" in parts:
-        return "runner." + Path(filename).stem
+    if "runner" in parts:  # the mwsync package's folder in a checkout
+        return "mwsync." + Path(filename).stem
     lib = next((i for i, part in enumerate(parts) if part.startswith("python3")), len(parts) - 2)
     return "stdlib." + Path(parts[lib + 1]).stem if lib + 1 < len(parts) else filename
 
@@ -58,8 +58,8 @@ def area(filename: str) -> str:
 STAGES = {
     "read (CSV/JSONL rows)": (("sources.py", "_csv_rows"), ("sources.py", "_jsonl_rows")),
     "filter + render": (("templates.py", "accepts"), ("templates.py", "render")),
-    "validate (limits, e-mails)": (("plan.py", "message_problems"),),
-    "coalesce (hash, journal say, batch)": (("send.py", "_deliveries"), ("plan.py", "add"), ("plan.py", "flush")),
+    "validate (limits, e-mails)": (("checks.py", "message_problems"),),
+    "coalesce (hash, journal say, batch)": (("decide.py", "decide"), ("batcher.py", "add"), ("batcher.py", "flush")),
 }
 
 
@@ -91,15 +91,11 @@ def main() -> None:
     parser.add_argument("--profile-out", type=Path)
     args = parser.parse_args()
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, whatever the machine has
-    sys.path.insert(0, str(REPO))
-    from runner.config import load_job
-    from runner.run import RunOptions, reference_date
-    from runner.send import SendOptions, plan_job
-    from runner.templates import MessageRenderer
+    from mwsync.config import load_job
+    from mwsync.pipeline import plan_job
 
     rss_start_mb = peak_rss_mb()
     job = load_job(args.job, source=args.source)
-    renderer = MessageRenderer(job, reference_date(job, RunOptions()))
     profiler = None
     if args.profile_out:
         import cProfile
@@ -107,10 +103,10 @@ def main() -> None:
         profiler = cProfile.Profile()
         profiler.enable()
     started_s = time.perf_counter()
-    tally, invalid = plan_job(job, renderer, None, SendOptions())
+    plan = plan_job(job)
     seconds = time.perf_counter() - started_s
-    out = {"rows": tally.total, "requests": tally.requests, "invalid": len(invalid), "seconds": round(seconds, 3),
-           "rows_per_s": round(tally.total / seconds, 1), "rss_start_mb": round(rss_start_mb, 1),
+    out = {"rows": plan.messages, "requests": plan.requests, "invalid": plan.invalid, "seconds": round(seconds, 3),
+           "rows_per_s": round(plan.messages / seconds, 1), "rss_start_mb": round(rss_start_mb, 1),
            "peak_rss_mb": round(peak_rss_mb(), 1)}
     if profiler is not None:
         import pstats

@@ -2,9 +2,9 @@
 
 By hand (start a mock first: `mwsync mock-server --rate-limit 20/2`)::
 
-    locust -f loadtests/locustfile.py -H http://127.0.0.1:8765                       # web UI on :8089
-    locust -f loadtests/locustfile.py -H http://127.0.0.1:8765 --headless -u 2 -t 30s --mwsync-throttle 20/2
-    locust -f loadtests/locustfile.py -H http://127.0.0.1:8765 --headless -u 50 -t 10s RawUser
+    locust -f "$(mwsync loadtest --locustfile)" -H http://127.0.0.1:8765                       # web UI on :8089
+    locust -f "$(mwsync loadtest --locustfile)" -H http://127.0.0.1:8765 --headless -u 2 -t 30s --mwsync-throttle 20/2
+    locust -f "$(mwsync loadtest --locustfile)" -H http://127.0.0.1:8765 --headless -u 50 -t 10s RawUser
 
 Distributed: `--master --mwsync-throttle 500/60` on one node, `--worker` (same locustfile) on each other one.
 Settings (`--mwsync-*`) reach the workers with the master's options. Each worker throttles on its own until a
@@ -46,16 +46,14 @@ from locust.exception import StopUser
 from locust.runners import MasterRunner, WorkerRunner
 from locust.stats import StatsError
 
-from runner.client import SEND_PATH, TOKEN_PATH, MoveworksClient
-from runner.config import load_job
-from runner.errors import AuthError
-from runner.job import RetryPolicy, Subscription, Throttle
-from runner.loadtest import (
-    ID_SLOT, LOADTEST_EVENT_ID, LOADTEST_RECIPIENT, RATE_LIMITED_FAILURE, resolve_profile,
-)
-from runner.job import EMBEDDED_CLIENT
-from runner.throttle import SlidingWindowLimiter, Unlimited
-from support import Ledger, MessageIds, budget_share
+from mwsync.config import RetryPolicy, Subscription, load_job
+from mwsync.errors import AuthError
+from mwsync.loadtest import ID_SLOT, LOADTEST_EVENT_ID, LOADTEST_RECIPIENT, RATE_LIMITED_FAILURE, resolve_profile
+from mwsync.loadtests.support import Ledger, MessageIds, budget_share
+from mwsync.rate import Rate
+from mwsync.rules import DEMO_CLIENT
+from mwsync.send import MoveworksClient, SlidingWindowLimiter, Unlimited
+from mwsync.send.client import SEND_PATH, TOKEN_PATH
 
 SENT_AFTER_429 = f"{SEND_PATH} (sent after 429)"
 POOL_SIZE = 64  # connections kept per process: the most `concurrent_connections` a job may ask for
@@ -63,7 +61,7 @@ POOL_SIZE = 64  # connections kept per process: the most `concurrent_connections
 
 class RateLimitedResponse(Exception):
     """An HTTP 429 answer. `mwsync loadtest` judges 429s with its own checks and leaves out of "Locust
-    errors" every failure whose text holds this class name (`runner.loadtest.RATE_LIMITED_FAILURE`)."""
+    errors" every failure whose text holds this class name (`mwsync.loadtest.RATE_LIMITED_FAILURE`)."""
 
 
 class HttpStatusError(Exception):
@@ -83,7 +81,7 @@ def _add_arguments(parser) -> None:
                         help="Job file whose profiles, retry settings and event id to use.")
     parser.add_argument("--mwsync-event-id", default="", env_var="MWSYNC_EVENT_ID",
                         help="Event id to send for (default: the job's, else a fixed test UUID).")
-    parser.add_argument("--mwsync-client-id", default=EMBEDDED_CLIENT[0], env_var="MWSYNC_CLIENT_ID",
+    parser.add_argument("--mwsync-client-id", default=DEMO_CLIENT[0], env_var="MWSYNC_CLIENT_ID",
                         help="Client id (the secret is read from MWSYNC_CLIENT_SECRET only).")
     parser.add_argument("--mwsync-ledger", default="", env_var="MWSYNC_LEDGER", include_in_web_ui=False,
                         help="Write each message's outcome to this JSON file when the test stops.")
@@ -98,10 +96,10 @@ class LoadProcess:
         options = environment.parsed_options
         job = load_job(options.mwsync_job) if options.mwsync_job else None
         profile = resolve_profile(job, options.mwsync_throttle or None)
-        self.throttle = Throttle(profile.name, budget_share(profile.limit, workers, index), profile.window_s)
+        self.throttle = Rate(budget_share(profile.limit, workers, index), profile.window_s, profile.name)
         self.retry = job.retry if job else RetryPolicy()
         self.event_id = options.mwsync_event_id or (job.message.event_id if job else LOADTEST_EVENT_ID)
-        secret = os.environ.get("MWSYNC_CLIENT_SECRET", EMBEDDED_CLIENT[1])
+        secret = os.environ.get("MWSYNC_CLIENT_SECRET", DEMO_CLIENT[1])
         token_request = job.subscription.token_request if job else "form"
         self.subscription = Subscription(None, options.mwsync_client_id, secret, token_request=token_request)
         self.ids = MessageIds(options.mwsync_run_id)
@@ -257,7 +255,7 @@ class RawUser(FastHttpUser):
         token = tokens.get()
         message_id = process.ids.next()
         text, slots = message(message_id)
-        # The send body (Moveworks Events API reference, "Send a message for an event"); runner.client builds
+        # The send body (Moveworks Events API reference, "Send a message for an event"); mwsync.send.client builds
         # the same one, but a raw user must bypass that client.
         body = {"message": text, "recipients": [LOADTEST_RECIPIENT], "context": {"slots": slots}}
         started = time.perf_counter()

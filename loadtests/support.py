@@ -2,7 +2,7 @@
 
 No Locust import here (so it is testable without gevent's monkey-patching).
 
-The ledger is how `mwsync loadtest` (`runner.loadtest`) learns what the users *believe* happened, to compare
+The ledger is how `mwsync loadtest` (`mwsync.loadtest`) learns what the users *believe* happened, to compare
 with what the mock server received. One JSON file per Locust process, written when the test stops::
 
     {"run_id": "3fa9c2d1", "started_at": 1767000000.123, "stopping_at": 1767000020.456,
@@ -17,7 +17,7 @@ stopping users; `send_latency_ms`: round trips of the 2xx send answers (no throt
 mode a worker's statistics go to the master, so there only the master's exit code counts);
 `outcomes`: message id -> `sent` | `failed` | `unknown` (the client's `SendResult.state`).
 A message id is `<run_id>.<pid>.<n>`: unique per run, process and message; it travels in the text and in the
-`loadtest_id` slot (`runner.loadtest.ID_SLOT`), so `/_mock/messages` can be matched against the ledger.
+`loadtest_id` slot (`mwsync.loadtest.ID_SLOT`), so `/_mock/messages` can be matched against the ledger.
 """
 
 from __future__ import annotations

@@ -16,6 +16,6 @@ Usage::
         ...  # point the runner at srv.url, then assert on srv.messages() / srv.stats()
 """
 
-from mock_server.server import MockServer
+from .server import MockServer
 
 __all__ = ["MockServer"]

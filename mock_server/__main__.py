@@ -1,6 +1,6 @@
 """`python -m mock_server`: run the mock Moveworks API server from the command line (see `cli`)."""
 
-from mock_server.cli import main
+from .cli import main
 
 if __name__ == "__main__":
     main()

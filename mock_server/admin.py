@@ -18,9 +18,9 @@ from __future__ import annotations
 import falcon
 import falcon.asgi
 
-from mock_server.api import read_body
-from mock_server.contract import INCORRECT_DATA_TYPE, bad_request, parse_json
-from mock_server.state import MockState
+from .api import read_body
+from .contract import INCORRECT_DATA_TYPE, bad_request, parse_json
+from .state import MockState
 
 
 async def read_json_object(req: falcon.asgi.Request) -> dict:

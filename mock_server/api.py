@@ -20,7 +20,7 @@ import time
 import falcon
 import falcon.asgi
 
-from mock_server.contract import (
+from .contract import (
     MAX_BODY_BYTES,
     PAYLOAD_TOO_LARGE,
     STATUS_CODES,
@@ -32,9 +32,9 @@ from mock_server.contract import (
     check_send_payload,
     parse_json,
 )
-from mock_server.oauth import JSON, client_credentials, media_type, parse_token_request, token_response
-from mock_server.state import MockState
-from mock_server.tokens import TokenRecord
+from .oauth import JSON, client_credentials, media_type, parse_token_request, token_response
+from .state import MockState
+from .tokens import TokenRecord
 
 DROP_SCOPE_KEY = "mwsync.mock.drop"
 """Set to True in the ASGI scope by a responder that wants the connection closed without an answer."""

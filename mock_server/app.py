@@ -13,9 +13,9 @@ import logging
 import falcon
 import falcon.asgi
 
-from mock_server.admin import add_admin_routes
-from mock_server.api import add_api_routes
-from mock_server.contract import (
+from .admin import add_admin_routes
+from .api import add_api_routes
+from .contract import (
     BAD_REQUEST,
     METHOD_NOT_ALLOWED,
     NOT_FOUND,
@@ -23,10 +23,10 @@ from mock_server.contract import (
     ApiError,
     error_body,
 )
-from mock_server.gateway import Gateway
-from mock_server.state import MockState
+from .gateway import Gateway
+from .state import MockState
 
-logger = logging.getLogger("mock_server")
+logger = logging.getLogger("mwsync.mock_server")
 
 HTTP_ERROR_CODES = {400: BAD_REQUEST, 404: NOT_FOUND, 405: METHOD_NOT_ALLOWED, 413: PAYLOAD_TOO_LARGE}
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import click
 
-from mock_server.faults import FAIL_STATUSES, LATENCY_TARGETS, TOKEN_FAIL_STATUSES
-from mock_server.server import MockServer
-from mock_server.settings import (
+from .faults import FAIL_STATUSES, LATENCY_TARGETS, TOKEN_FAIL_STATUSES
+from .server import MockServer
+from .settings import (
     RATE_LIMIT_ALGORITHMS,
     TOKEN_REQUEST_FORMATS,
     TOKEN_RESPONSE_SHAPES,

@@ -20,9 +20,9 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from mock_server.api import DROP_SCOPE_KEY
-from mock_server.contract import MAX_BODY_BYTES, NOT_FOUND, PAYLOAD_TOO_LARGE, TOO_MANY_REQUESTS, error_body
-from mock_server.state import Admission, MockState
+from .api import DROP_SCOPE_KEY
+from .contract import MAX_BODY_BYTES, NOT_FOUND, PAYLOAD_TOO_LARGE, TOO_MANY_REQUESTS, error_body
+from .state import Admission, MockState
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

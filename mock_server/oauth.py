@@ -14,7 +14,7 @@ import binascii
 import json
 import urllib.parse
 
-from mock_server.contract import (
+from .contract import (
     INCORRECT_DATA_TYPE,
     JSON_PARSE_FAILED,
     UNAUTHENTICATED,

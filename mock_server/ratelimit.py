@@ -16,36 +16,7 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class RateLimit:
-    """`limit` calls per `window_s` seconds (both > 0)."""
-
-    limit: int
-    window_s: float
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.limit, int) or isinstance(self.limit, bool) or self.limit < 1:
-            raise ValueError(f"limit must be an integer >= 1, got {self.limit!r}")
-        if not isinstance(self.window_s, (int, float)) or not self.window_s > 0:
-            raise ValueError(f"window_s must be a number > 0, got {self.window_s!r}")
-
-    @classmethod
-    def parse(cls, value: object) -> RateLimit:
-        """Accept `RateLimit`, `(limit, window_s)` or `"limit/window_s"` (e.g. `"120/60"`); raise `ValueError`."""
-        if isinstance(value, RateLimit):
-            return value
-        if isinstance(value, str):
-            limit_text, sep, window_text = value.partition("/")
-            try:
-                if not sep:
-                    raise ValueError
-                return cls(int(limit_text), float(window_text))
-            except ValueError:
-                raise ValueError(f"expected 'LIMIT/WINDOW_S' such as '120/60', got {value!r}") from None
-        if isinstance(value, (tuple, list)) and len(value) == 2:
-            return cls(value[0], float(value[1]))
-        raise ValueError(f"expected (limit, window_s) or 'LIMIT/WINDOW_S', got {value!r}")
+from ..rate import Rate
 
 
 @dataclass(frozen=True)
@@ -73,7 +44,7 @@ class SlidingWindow:
 
     algorithm = "sliding"
 
-    def __init__(self, rate: RateLimit) -> None:
+    def __init__(self, rate: Rate) -> None:
         self.rate = rate
         self._admitted: deque[float] = deque()
 
@@ -98,7 +69,7 @@ class FixedWindow:
 
     algorithm = "fixed"
 
-    def __init__(self, rate: RateLimit) -> None:
+    def __init__(self, rate: Rate) -> None:
         self.rate = rate
         self._bucket = -1
         self._count = 0
@@ -118,7 +89,7 @@ class FixedWindow:
         self._bucket, self._count = -1, 0
 
 
-def make_limiter(rate: RateLimit, algorithm: str) -> SlidingWindow | FixedWindow:
+def make_limiter(rate: Rate, algorithm: str) -> SlidingWindow | FixedWindow:
     """Build the limiter for `algorithm` ("sliding" or "fixed"); raise `ValueError` otherwise."""
     if algorithm == "sliding":
         return SlidingWindow(rate)

@@ -19,10 +19,10 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from mock_server.app import create_app
-from mock_server.gateway import ABORT_EXTENSION
-from mock_server.settings import MockSettings
-from mock_server.state import MockState
+from .app import create_app
+from .gateway import ABORT_EXTENSION
+from .settings import MockSettings
+from .state import MockState
 
 POLL_S = 0.005
 

@@ -15,9 +15,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mock_server.ratelimit import RateLimit
+from ..rate import Rate
+from ..rules import API_DEFAULT_RATE, DEMO_CLIENT
 
-DEFAULT_CLIENTS: Mapping[str, str] = {"mwsync-demo": "mwsync-demo-secret"}
+DEFAULT_CLIENTS: Mapping[str, str] = dict([DEMO_CLIENT])
 """Client credentials accepted when the caller gives none (`client_id` -> `client_secret`)."""
 
 RATE_LIMIT_ALGORITHMS = ("sliding", "fixed")
@@ -37,7 +38,7 @@ class MockSettings:
 
     host: str = "127.0.0.1"
     port: int = 0
-    rate_limit: RateLimit = RateLimit(120, 60.0)
+    rate_limit: Rate = API_DEFAULT_RATE
     rate_limit_algorithm: str = "sliding"
     rate_limit_headers: bool = True
     token_ttl_s: float = 3600.0
@@ -72,7 +73,7 @@ def _normalize(values: dict[str, object], problems: list[str]) -> None:
         values["clients"] = {str(k): str(v) for k, v in dict(values["clients"]).items()}  # type: ignore[call-overload]
     if "rate_limit" in values:
         try:
-            values["rate_limit"] = RateLimit.parse(values["rate_limit"])
+            values["rate_limit"] = Rate.parse(values["rate_limit"])
         except ValueError as exc:
             problems.append(f"rate_limit: {exc}")
     _check_choice(values, "rate_limit_algorithm", RATE_LIMIT_ALGORITHMS, problems)

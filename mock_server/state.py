@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from mock_server.faults import Faults
-from mock_server.ratelimit import Decision, PeakCounter, make_limiter
-from mock_server.settings import MockSettings
-from mock_server.tokens import TokenRecord, TokenStore
+from .faults import Faults
+from .ratelimit import Decision, PeakCounter, make_limiter
+from .settings import MockSettings
+from .tokens import TokenRecord, TokenStore
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""`python -m runner` is `mwsync`."""
+"""`python -m mwsync` is `mwsync`."""
 
 from .cli import main
 

@@ -41,18 +41,25 @@ class UsageError(MwsyncError):
 class Problem:
     """One problem in a job file.
 
-    `file`: path as the user gave it; `where`: dotted key path (`throttle.profile`) or `row 12`;
-    `line`: 1-based line in the file when known; `message`: what is wrong and how to fix it.
+    `file`: path as the user gave it; `where`: dotted key path (`throttle.profile`, `message.recipients`);
+    `line`: 1-based line in the file when known; `row`: 1-based source row for a row's problem;
+    `message`: what is wrong and how to fix it.
     """
 
     file: str
     where: str
     message: str
     line: int | None = None
+    row: int | None = None
+
+    @property
+    def location(self) -> str:
+        """`row 12, message.recipients`, `throttle.profile` or ''."""
+        return ", ".join(part for part in (f"row {self.row}" if self.row is not None else "", self.where) if part)
 
     def __str__(self) -> str:
         loc = f"{self.file}:{self.line}" if self.line else self.file
-        where = f" {self.where}:" if self.where else ""
+        where = f" {self.location}:" if self.location else ""
         return f"{loc}:{where} {self.message}"
 
 

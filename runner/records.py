@@ -1,4 +1,7 @@
-"""Small frozen records that cross stages: render -> plan -> send -> journal -> report."""
+"""Small frozen records that cross stages: render -> plan -> send -> journal -> report.
+
+    rows -> RenderedMessage | Filtered | Rejected -> (plan) Delivery -> Batch -> (send) SendResult
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,9 @@ import json
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Mapping
+
+from .errors import Problem
+from .rules import address_key
 
 
 def content_hash(event_id: str, text: str, slots: Mapping[str, str]) -> str:
@@ -35,6 +41,21 @@ class RenderedMessage:
 
 
 @dataclass(frozen=True)
+class Filtered:
+    """Source row `row` (1-based) that the job's `source.filter` dropped."""
+
+    row: int
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """Source row `row` that could not be rendered; `problems` say why (template, line, field)."""
+
+    row: int
+    problems: tuple[Problem, ...]
+
+
+@dataclass(frozen=True)
 class Delivery:
     """One recipient of one message: the unit the journal records (so a split or coalesced message is
     never sent twice to anyone). `content` is the message's content hash."""
@@ -60,7 +81,7 @@ class Batch:
         """The request's `recipients` array: each address once (compared case-blind), in first-seen order."""
         first: dict[str, str] = {}
         for delivery in self.deliveries:
-            first.setdefault(delivery.recipient.lower(), delivery.recipient)
+            first.setdefault(address_key(delivery.recipient), delivery.recipient)
         return list(first.values())
 
 

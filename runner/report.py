@@ -13,13 +13,15 @@ Targets are printed as the API URL (no credentials ever appear in a report).
 from __future__ import annotations
 
 import json
-import re
-from urllib.parse import urlsplit
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from .job import API_DEFAULT_LIMIT, LOOPBACK_RE, Job
+from .config.job import Job
+from .journal import JournalBackend
+from .plan import PlanSummary
+from .rules import API_DEFAULT_RATE
+from .send import SendSummary
 
 
 @dataclass(frozen=True)
@@ -52,78 +54,74 @@ class JobReport:
         return asdict(self)
 
 
-def _local(job: Job) -> bool:
-    """The embedded mock, or a server on this machine (a standalone mock): not a tenant."""
-    return job.subscription.embedded or bool(LOOPBACK_RE.match(urlsplit(job.subscription.api_url).hostname or ""))
+def rate_warning(job: Job) -> str | None:
+    """The warning for a profile above Moveworks' default 120/min, for a tenant target only (the embedded
+    and loopback mocks have their own limits). `mwsync plan` and `mwsync run` both use this."""
+    if job.subscription.kind == "tenant" and job.throttle.rate_per_s > API_DEFAULT_RATE.rate_per_s:
+        return (f"profile {job.throttle} exceeds Moveworks' default 120/min: a tenant without a raised "
+                "limit answers 429s (recovered, but slower)")
+    return None
 
 
-def _warnings(job: Job, tally, recovered: int) -> list[str]:
-    out = []
-    limit, window_s = API_DEFAULT_LIMIT
-    if job.throttle.rate_per_s > limit / window_s and not _local(job):
-        out.append(f"profile {job.throttle} exceeds Moveworks' default 120/min: a tenant without a raised "
-                   "limit answers 429s (recovered, but slower)")
+def plan_warnings(job: Job, plan: PlanSummary, recovered: int = 0) -> list[str]:
+    """Every warning about `job` and its `plan` (`recovered`: deliveries this run marked unknown)."""
+    out = [w for w in (rate_warning(job),) if w]
     if recovered:
         out.append(f"{recovered} deliveries were in flight when an earlier run stopped: marked unknown")
-    if tally.held:
-        out.append(f"{tally.held} messages are in doubt (unknown) from an earlier run and were not resent; "
+    if plan.held:
+        out.append(f"{plan.held} messages are in doubt (unknown) from an earlier run and were not resent; "
                    "check with the recipients, then use --resend-unknown to send them again")
-    if not (tally.total or tally.filtered or tally.invalid or tally.duplicates):
+    if not (plan.messages or plan.filtered or plan.invalid or plan.duplicates):
         out.append(f"{job.source.label} has no rows: nothing to send")
-    if tally.duplicates:
-        out.append(f"{tally.duplicates} deliveries repeated an earlier row's idempotency key and recipient: "
+    if plan.duplicates:
+        out.append(f"{plan.duplicates} deliveries repeated an earlier row's idempotency key and recipient: "
                    "sent once")
-    if tally.changed:
-        keys = ", ".join(tally.changed_keys[:5])
-        out.append(f"{tally.changed} messages were sent before with different content and were not resent "
+    if plan.changed:
+        keys = ", ".join(plan.changed_keys[:5])
+        out.append(f"{plan.changed} messages were sent before with different content and were not resent "
                    f"(e.g. {keys}); give them new idempotency keys to send again")
     return out
 
 
-def build_report(job: Job, tally, outcome, journal, duration_s: float, *, recovered: int = 0,
-                 dry_run: bool = False) -> JobReport:
-    """Combine the send pass `tally`, the `outcome` (None when nothing was sent) and this run's
+def build_report(job: Job, plan: PlanSummary, sent: SendSummary | None, journal: JournalBackend,
+                 duration_s: float, *, recovered: int = 0, dry_run: bool = False) -> JobReport:
+    """Combine the `plan`, what the send pass did (`sent`, None when nothing was sent) and this run's
     journal rows into a `JobReport`."""
-    counts = journal.counts(run_only=True)["messages"] if outcome is not None else {}
+    counts = journal.counts(run_only=True)["messages"] if sent is not None else {}
     messages = {
-        "total": tally.total, "sent": counts.get("sent", 0), "skipped": tally.skipped,
-        "failed": counts.get("failed", 0), "unknown": counts.get("unknown", 0) + counts.get("pending", 0) + tally.held,
-        "held": tally.held, "changed": tally.changed, "invalid": tally.invalid, "filtered": tally.filtered,
-        "duplicates": tally.duplicates,
+        "total": plan.messages, "sent": counts.get("sent", 0), "skipped": plan.skipped,
+        "failed": counts.get("failed", 0), "unknown": counts.get("unknown", 0) + counts.get("pending", 0) + plan.held,
+        "held": plan.held, "changed": plan.changed, "invalid": plan.invalid, "filtered": plan.filtered,
+        "duplicates": plan.duplicates,
     }
     if dry_run:
-        messages["to_send"] = tally.new
-    requests = {"total": outcome.requests if outcome else 0, "by_status": dict(outcome.by_status) if outcome else {}}
+        messages["to_send"] = plan.to_send
+    requests = {"total": sent.requests if sent else 0, "by_status": dict(sent.by_status) if sent else {}}
     if dry_run:
-        requests["planned"] = tally.requests
+        requests["planned"] = plan.requests
     return JobReport(
         job=job.name, file=str(job.path), target=job.subscription.target,
         profile={"name": job.throttle.name, "limit": job.throttle.limit, "window_s": job.throttle.window_s},
-        messages=messages, requests=requests, status_429=outcome.status_429 if outcome else 0,
-        recipients=tally.recipients, duration_s=round(duration_s, 3), dry_run=dry_run,
-        stopped=outcome.stopped if outcome else None, warnings=_warnings(job, tally, recovered),
-        failures=_invalid_rows(tally) + _journal_failures(journal, tally, outcome),
+        messages=messages, requests=requests, status_429=sent.status_429 if sent else 0,
+        recipients=plan.recipients, duration_s=round(duration_s, 3), dry_run=dry_run,
+        stopped=sent.stopped if sent else None, warnings=plan_warnings(job, plan, recovered),
+        failures=_invalid_rows(plan) + _journal_failures(journal, plan, sent),
     )
 
 
-def _journal_failures(journal, tally, outcome) -> list[dict]:
+def _journal_failures(journal: JournalBackend, plan: PlanSummary, sent: SendSummary | None) -> list[dict]:
     """This run's failed and unknown messages, then those held in doubt from earlier runs."""
-    found = journal.failures() if outcome is not None else []
-    if tally.held:
+    found = journal.failures() if sent is not None else []
+    if plan.held:
         listed = {f["key"] for f in found}
         found += [f for f in journal.failures(run_only=False, states=("unknown", "pending")) if f["key"] not in listed]
     return found
 
 
-def _invalid_rows(tally) -> list[dict]:
+def _invalid_rows(plan: PlanSummary) -> list[dict]:
     """`failures` entries for rows skipped as invalid (`--skip-invalid`): state `invalid`, never sent."""
-    out = []
-    for problem in tally.problems:
-        match = re.match(r"row (\d+)", problem.where)
-        out.append({"key": None, "row": int(match.group(1)) if match else None, "state": "invalid",
-                    "status": None, "code": None, "recipients": 0,
-                    "error": f"{re.sub(r'^row [0-9]+, ?', '', problem.where)}: {problem.message}".lstrip(": ")})
-    return out
+    return [{"key": None, "row": p.row, "state": "invalid", "status": None, "code": None, "recipients": 0,
+             "error": f"{p.where}: {p.message}" if p.where else p.message} for p in plan.problems]
 
 
 def write_json(reports: Sequence[JobReport], path: Path) -> None:

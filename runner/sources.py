@@ -12,7 +12,7 @@ import json
 from typing import Any, Iterator, Mapping
 
 from .errors import ConfigError, Problem
-from .job import SourceSpec
+from .config.job import SourceSpec
 
 Row = Mapping[str, Any]
 _EXTRA = "\0extra"  # csv.DictReader key for fields beyond the header

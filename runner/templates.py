@@ -26,8 +26,9 @@ from jinja2.exceptions import TemplateError as JinjaTemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from .errors import Problem, TemplateError
-from .job import Job
+from .config.job import Job
 from .records import RenderedMessage
+from .rules import address_key
 
 SPLIT_RE = re.compile(r"[,;\s]+")
 
@@ -207,7 +208,7 @@ class MessageRenderer:
             raise self._problem(name, row_number, exc) from None
         first: dict[str, str] = {}
         for address in recipients:
-            first.setdefault(address.lower(), address)  # first spelling wins; addresses compare case-blind
+            first.setdefault(address_key(address), address)  # first spelling wins; addresses compare case-blind
         unique = tuple(first.values())
         if key is None:
             blob = json.dumps([event_id, sorted(unique), text, sorted(slots.items())], ensure_ascii=False)
@@ -226,8 +227,8 @@ class MessageRenderer:
             except ValueError:
                 value = None
         if not isinstance(value, Mapping):
-            raise TemplateError([Problem(self.job.source.label, f"row {row_number}, {name}",
-                                         "slots_from needs a JSON object such as {\"ticket\": \"INC-1\"}")])
+            raise TemplateError([Problem(self.job.source.label, name, "slots_from needs a JSON object such as "
+                                                                      '{"ticket": "INC-1"}', row=row_number)])
         return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}
 
     def _problem(self, name: str, row_number: int, exc: Exception) -> TemplateError:
@@ -236,8 +237,8 @@ class MessageRenderer:
         in_job = name.startswith(("message.", "source."))
         file = str(self.job.path) if in_job else str(self.job.templates_dir / name)
         line = self.job.lines.get(name.split("[")[0]) if in_job else _line_of(exc)
-        where = f"row {row_number}" + (f", {name}" if in_job else "")
+        where = name if in_job else ""
         hint = " (columns and vars are available by name; check the spelling)" \
             if isinstance(exc, UndefinedError) else ""
         message = str(exc) if isinstance(exc, (JinjaTemplateError, ValueError)) else f"{exc.__class__.__name__}: {exc}"
-        return TemplateError([Problem(file, where, f"{message}{hint}", line)])
+        return TemplateError([Problem(file, where, f"{message}{hint}", line, row=row_number)])

@@ -9,17 +9,17 @@ from typing import Any
 import pytest
 import yaml
 
-from mock_server import MockServer
-from runner.job import EMBEDDED_CLIENT
+from mwsync.mock_server import MockServer
+from mwsync.rules import DEMO_CLIENT
 
 EVENT_ID = "3f1c2a9e-5b7d-4e8f-9a10-2b3c4d5e6f70"
-CLIENT_ENV = {"MW_CLIENT_ID": EMBEDDED_CLIENT[0], "MW_CLIENT_SECRET": EMBEDDED_CLIENT[1]}
+CLIENT_ENV = {"MW_CLIENT_ID": DEMO_CLIENT[0], "MW_CLIENT_SECRET": DEMO_CLIENT[1]}
 
 
 @pytest.fixture
 def mock():
     """A fresh mock server, 1000/1 s rate limit, demo client; stopped after the test."""
-    with MockServer(rate_limit=(1000, 1.0), clients=dict([EMBEDDED_CLIENT])) as server:
+    with MockServer(rate_limit=(1000, 1.0), clients=dict([DEMO_CLIENT])) as server:
         yield server
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from runner.auth import TokenCache, refresh_margin_s
+from mwsync.send.auth import TokenCache, refresh_margin_s
 
 
 def test_refreshes_shortly_before_expiry_trusting_expires_in():

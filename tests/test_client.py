@@ -6,20 +6,20 @@ import socket
 
 import pytest
 
-from mock_server import MockServer
-from runner.client import MoveworksClient
-from runner.errors import AuthError
-from runner.job import RetryPolicy, Subscription
-from runner.job import EMBEDDED_CLIENT
-from runner.throttle import SlidingWindowLimiter, Unlimited
+from mwsync.mock_server import MockServer
+from mwsync.send.client import MoveworksClient
+from mwsync.errors import AuthError
+from mwsync.config.job import RetryPolicy, Subscription
+from mwsync.rules import DEMO_CLIENT
+from mwsync.send.throttle import SlidingWindowLimiter, Unlimited
 from tests.conftest import EVENT_ID
 
 FAST = RetryPolicy(max_attempts=4, backoff_initial_s=0.01, backoff_max_s=0.05, retry_after_default_s=0.2,
                    max_retry_after_s=2.0)
 
 
-def make_client(url, *, secret=EMBEDDED_CLIENT[1], limiter=None, token_request="form", read_timeout_s=5.0, **kw):
-    sub = Subscription(url, EMBEDDED_CLIENT[0], secret, token_request=token_request, read_timeout_s=read_timeout_s)
+def make_client(url, *, secret=DEMO_CLIENT[1], limiter=None, token_request="form", read_timeout_s=5.0, **kw):
+    sub = Subscription(url, DEMO_CLIENT[0], secret, token_request=token_request, read_timeout_s=read_timeout_s)
     return MoveworksClient(url, sub, limiter or Unlimited(), retry=kw.pop("retry", FAST), **kw)
 
 
@@ -31,7 +31,7 @@ def send(client, recipients=("a@example.com",), text="hi", slots=None):
                                                           ("json", "plain"), ("json", "wrapped")],
                          ids=["form-plain", "form-wrapped", "json-plain", "json-wrapped"])
 def test_token_formats_and_send(token_request, token_response):
-    with MockServer(clients=dict([EMBEDDED_CLIENT]), token_request=token_request,
+    with MockServer(clients=dict([DEMO_CLIENT]), token_request=token_request,
                     token_response=token_response) as server:
         client = make_client(server.url + "/", token_request=token_request)
         result = send(client, slots={"employee_id": "E1"})
@@ -80,7 +80,7 @@ def test_5xx_backs_off_then_gives_up(mock):
 
 
 def test_expired_token_is_replaced():
-    with MockServer(clients=dict([EMBEDDED_CLIENT]), token_ttl_s=1.0) as server:
+    with MockServer(clients=dict([DEMO_CLIENT]), token_ttl_s=1.0) as server:
         clock = [0.0]
         client = make_client(server.url, clock=lambda: clock[0])
         assert send(client).state == "sent"
@@ -121,7 +121,7 @@ def test_connection_refused_is_transient_failure():
 
 
 def test_token_requests_count_toward_the_limit():
-    with MockServer(clients=dict([EMBEDDED_CLIENT]), rate_limit=(3, 1.0)) as server:
+    with MockServer(clients=dict([DEMO_CLIENT]), rate_limit=(3, 1.0)) as server:
         client = make_client(server.url, limiter=SlidingWindowLimiter(3, 1.0))
         results = [send(client, recipients=[f"u{i}@example.com"]) for i in range(5)]
         stats = server.stats()
@@ -130,7 +130,7 @@ def test_token_requests_count_toward_the_limit():
 
 
 def test_api_key_is_sent_as_static_bearer():
-    with MockServer(clients=dict([EMBEDDED_CLIENT]), api_keys=["key-123"]) as server:
+    with MockServer(clients=dict([DEMO_CLIENT]), api_keys=["key-123"]) as server:
         sub = Subscription(server.url, "", "", api_key="key-123")
         client = MoveworksClient(server.url, sub, Unlimited(), retry=FAST)
         assert send(client).state == "sent" and server.stats()["tokens_issued"] == 0
@@ -142,7 +142,7 @@ def test_api_key_is_sent_as_static_bearer():
 def test_retry_after_forms(header, expected):
     import requests
 
-    from runner.session import retry_after_s
+    from mwsync.send.session import retry_after_s
 
     response = requests.Response()
     if header is not None:
@@ -151,7 +151,7 @@ def test_retry_after_forms(header, expected):
 
 
 def test_plain_http_to_a_remote_host_is_refused():
-    from runner.errors import UsageError
+    from mwsync.errors import UsageError
 
     with pytest.raises(UsageError, match="plain http"):
         make_client("http://api.moveworks.example")
@@ -159,7 +159,7 @@ def test_plain_http_to_a_remote_host_is_refused():
 
 def test_token_is_stamped_after_the_slot_wait_not_before():
     """A send that waits for a slot longer than its token lives goes out with a fresh token, not a 401."""
-    with MockServer(clients=dict([EMBEDDED_CLIENT]), token_ttl_s=1.0) as server:
+    with MockServer(clients=dict([DEMO_CLIENT]), token_ttl_s=1.0) as server:
         client = make_client(server.url, limiter=SlidingWindowLimiter(1, 1.2, margin_s=0.0))
         assert send(client).state == "sent"
         stats = server.stats()

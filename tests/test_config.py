@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from runner.config import load_job, parse_throttle
-from runner.errors import ConfigError, UsageError
-from runner.models import job_schema
+from mwsync.config import load_job, parse_throttle
+from mwsync.errors import ConfigError, UsageError
+from mwsync.config.models import job_schema
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {"MW_CLIENT_ID": "id", "MW_CLIENT_SECRET": "s3cret-value"}

@@ -9,23 +9,23 @@ import sys
 import time
 from collections import Counter
 
-from mock_server import MockServer
-from runner.journal import Journal
-from runner.job import EMBEDDED_CLIENT
+from mwsync.mock_server import MockServer
+from mwsync.journal import SqliteJournal as Journal
+from mwsync.rules import DEMO_CLIENT
 from tests.conftest import CLIENT_ENV, job_dict
 
 ROWS = [{"id": str(i), "name": f"User {i}", "email": f"user{i}@example.com"} for i in range(60)]
 
 
 def mwsync(*args, env):
-    return subprocess.Popen([sys.executable, "-m", "runner", *map(str, args)], env=env,
+    return subprocess.Popen([sys.executable, "-m", "mwsync", *map(str, args)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def test_kill_9_then_rerun_loses_and_doubles_nothing(write_job, tmp_path):
     env = dict(os.environ, **CLIENT_ENV)
     journal = tmp_path / "journal.sqlite"
-    with MockServer(rate_limit=(20, 1.0), clients=dict([EMBEDDED_CLIENT])) as server:
+    with MockServer(rate_limit=(20, 1.0), clients=dict([DEMO_CLIENT])) as server:
         job = write_job(job_dict(source={"rows": ROWS}))
         args = ["run", job, "--api-url", server.url, "--journal", journal, "--throttle", "20/1"]
         proc = mwsync(*args, env=env)

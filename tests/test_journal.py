@@ -6,9 +6,9 @@ import sqlite3
 
 import pytest
 
-from runner.errors import JournalError
-from runner.journal import Journal
-from runner.records import Batch, Delivery, SendResult
+from mwsync.errors import JournalError
+from mwsync.journal import SqliteJournal as Journal
+from mwsync.records import Batch, Delivery, SendResult
 
 
 def batch(*recipients, key="k"):

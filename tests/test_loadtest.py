@@ -16,19 +16,19 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from mock_server import MockServer
-from runner.cli import cli
-from runner.errors import UsageError
-from runner.job import Throttle
-from runner.loadtest import LOCUSTFILE, LoadtestOptions, plan_for, resolve_profile
-from runner.loadtest_verdict import (
+from mwsync.mock_server import MockServer
+from mwsync.cli import cli
+from mwsync.errors import UsageError
+from mwsync.rate import Rate
+from mwsync.loadtest import LOCUSTFILE, LoadtestOptions, plan_for, resolve_profile
+from mwsync.loadtest.verdict import (
     LoadPlan, Observation, achieved_rate, delivery, judge, needed_users, profile_bound,
 )
-from runner.job import EMBEDDED_CLIENT
+from mwsync.rules import DEMO_CLIENT
 
 REPORT_KEYS = {"passed", "checks", "requests", "status_429", "max_requests_in_window", "achieved_rate_per_s",
                "limit_rate_per_s", "delivered", "duplicates", "lost"}
-CI = Throttle("ci", 20, 2.0)
+CI = Rate(20, 2.0, "ci")
 
 
 def load_support():
@@ -59,11 +59,11 @@ def test_achieved_rate_counts_each_burst_once(arrivals, k, expected):
 
 
 @pytest.mark.parametrize(("profile", "server", "bound", "fits"), [
-    (Throttle("p", 20, 2), Throttle("s", 20, 2), 20, True),
-    (Throttle("p", 40, 2), Throttle("s", 20, 2), 40, False),
-    (Throttle("p", 10, 1), Throttle("s", 20, 2), 20, True),
-    (Throttle("p", 20, 2), Throttle("s", 10, 1), 20, False),
-    (Throttle("p", 500, 60), Throttle("s", 120, 60), 500, False),
+    (Rate(20, 2, "p"), Rate(20, 2, "s"), 20, True),
+    (Rate(40, 2, "p"), Rate(20, 2, "s"), 40, False),
+    (Rate(10, 1, "p"), Rate(20, 2, "s"), 20, True),
+    (Rate(20, 2, "p"), Rate(10, 1, "s"), 20, False),
+    (Rate(500, 60, "p"), Rate(120, 60, "s"), 500, False),
 ], ids=["same", "double", "shorter-profile-window", "longer-profile-window", "ongoing-vs-moveworks"])
 def test_profile_bound_in_the_server_window(profile, server, bound, fits):
     assert profile_bound(profile, server.window_s) == bound
@@ -110,7 +110,7 @@ PLAN = LoadPlan(CI, CI, 10, 1)
 @pytest.mark.parametrize(("plan", "seen", "failed"), [
     (PLAN, observed(), set()),
     (PLAN, observed(status_429=3), {"no_429_within_limit"}),
-    (LoadPlan(Throttle("p", 40, 2), CI, 10, 1), observed(status_429=3), set()),
+    (LoadPlan(Rate(40, 2, "p"), CI, 10, 1), observed(status_429=3), set()),
     (PLAN, observed(max_requests_in_window=21), {"max_requests_in_window"}),
     (PLAN, observed(arrivals_s=bursts(20, 2.5, 5)), {"achieved_rate"}),
     (PLAN, observed(received={"r.1.0": 2}), {"exactly_once"}),
@@ -149,7 +149,7 @@ def test_profiles_resolve_by_name_or_rate_and_unknown_names_list_the_valid_ones(
 def test_a_run_shorter_than_three_windows_is_refused():
     with pytest.raises(UsageError, match="at least 3 windows"):
         plan_for(LoadtestOptions(profile="20/2", duration_s=5), None, CI)
-    assert plan_for(LoadtestOptions(profile="ongoing"), None, Throttle("s", 120, 60)).duration_s == 180
+    assert plan_for(LoadtestOptions(profile="ongoing"), None, Rate(120, 60, "s")).duration_s == 180
 
 
 # -- real runs: Locust subprocess against the mock server --------------------------------------------------------
@@ -188,7 +188,7 @@ def test_a_profile_over_the_server_limit_recovers_429s_and_delivers_each_message
 
 
 def test_a_runner_with_throttling_disabled_fails_and_exits_non_zero(tmp_path):
-    with MockServer(rate_limit=(20, 2.0), clients=dict([EMBEDDED_CLIENT])) as mock:
+    with MockServer(rate_limit=(20, 2.0), clients=dict([DEMO_CLIENT])) as mock:
         result, document = loadtest(tmp_path, "--throttle", "20/2", "--host", mock.url, "--duration", "6",
                                     "--user-class", "unthrottled")
     assert result.exit_code == 1, result.output
@@ -214,7 +214,7 @@ def free_port() -> int:
 
 def test_distributed_workers_split_the_profile_between_them(tmp_path):
     port, locust = str(free_port()), [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE)]
-    with MockServer(rate_limit=(20, 2.0), clients=dict([EMBEDDED_CLIENT])) as mock:
+    with MockServer(rate_limit=(20, 2.0), clients=dict([DEMO_CLIENT])) as mock:
         workers = [subprocess.Popen([*locust, "--worker", "--master-port", port], stdout=subprocess.DEVNULL,
                                     stderr=subprocess.DEVNULL) for _ in range(2)]
         try:

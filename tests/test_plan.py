@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from runner.plan import MAX_RECIPIENTS, Batcher, Estimate, message_problems
-from runner.job import Throttle
-from runner.records import Delivery, RenderedMessage
+from mwsync.plan import Batcher, Estimate, message_problems
+from mwsync.rules import MAX_RECIPIENTS
+from mwsync.rate import Rate
+from mwsync.records import Delivery, RenderedMessage
 
 EVENT = "3f1c2a9e-5b7d-4e8f-9a10-2b3c4d5e6f70"
 
@@ -77,7 +78,7 @@ def test_bounded_open_groups_trade_requests_for_memory():
 @pytest.mark.parametrize("requests,expected", [(0, 0.0), (9, 0.0), (10, 60.0), (250, 1500.0)],
                          ids=["none", "one-window", "spills", "many"])
 def test_estimate_counts_the_token_request(requests, expected):
-    assert Estimate(Throttle("t", 10, 60.0), requests).duration_s == expected
+    assert Estimate(Rate(10, 60.0, "t"), requests).duration_s == expected
 
 
 def test_max_recipients_is_the_api_limit():
@@ -106,7 +107,7 @@ ADDRESSES = ["a@example.com", "first.last+tag@example.co.uk", "a..b@example.com"
 def test_email_fast_path_agrees_with_email_validator(address):
     from email_validator import EmailNotValidError, validate_email
 
-    from runner.plan import email_problem
+    from mwsync.plan import email_problem
 
     try:
         validate_email(address, check_deliverability=False)

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from mock_server import MockServer
-from runner.cli import cli
-from runner.job import EMBEDDED_CLIENT
+from mwsync.mock_server import MockServer
+from mwsync.cli import cli
+from mwsync.rules import DEMO_CLIENT
 from tests.conftest import CLIENT_ENV, EVENT_ID, job_dict
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,8 +78,8 @@ def test_ctrl_c_stops_cleanly_and_a_rerun_finishes(write_job, tmp_path):
     rows = [{"id": str(i), "name": f"U{i}", "email": f"u{i}@example.com"} for i in range(80)]
     job = write_job(job_dict(source={"rows": rows}))
     env = dict(os.environ, **CLIENT_ENV)
-    with MockServer(rate_limit=(20, 1.0), clients=dict([EMBEDDED_CLIENT])) as server:
-        args = [sys.executable, "-m", "runner", "run", str(job), "--api-url", server.url,
+    with MockServer(rate_limit=(20, 1.0), clients=dict([DEMO_CLIENT])) as server:
+        args = [sys.executable, "-m", "mwsync", "run", str(job), "--api-url", server.url,
                 "--journal", str(tmp_path / "j.sqlite"), "--throttle", "20/1"]
         proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         deadline = time.monotonic() + 30
@@ -124,9 +124,9 @@ def test_ctrl_c_during_a_long_429_wait_exits_at_once_and_loses_nothing(write_job
     rows = [{"id": str(i), "name": f"U{i}", "email": f"u{i}@example.com"} for i in range(5)]
     job = write_job(job_dict(source={"rows": rows}))
     env = dict(os.environ, **CLIENT_ENV)
-    with MockServer(clients=dict([EMBEDDED_CLIENT])) as server:
+    with MockServer(clients=dict([DEMO_CLIENT])) as server:
         server.inject(force_429_next=1, force_429_retry_after_s=30)
-        args = [sys.executable, "-m", "runner", "run", str(job), "--api-url", server.url,
+        args = [sys.executable, "-m", "mwsync", "run", str(job), "--api-url", server.url,
                 "--journal", str(tmp_path / "j.sqlite"), "--throttle", "100/1"]
         proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         deadline = time.monotonic() + 20

@@ -7,9 +7,9 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from mock_server import MockServer
-from runner.cli import cli
-from runner.job import EMBEDDED_CLIENT
+from mwsync.mock_server import MockServer
+from mwsync.cli import cli
+from mwsync.rules import DEMO_CLIENT
 from tests.conftest import EVENT_ID, job_dict
 
 
@@ -55,7 +55,7 @@ def test_new_rows_only_are_sent_on_rerun(mwsync, write_job, mock, tmp_path):
 
 
 def test_profile_matching_a_sliding_server_limit_meets_no_429(mwsync, write_job, tmp_path):
-    with MockServer(rate_limit=(10, 2.0), clients=dict([EMBEDDED_CLIENT])) as server:
+    with MockServer(rate_limit=(10, 2.0), clients=dict([DEMO_CLIENT])) as server:
         result = mwsync(*run_args(write_job(job_dict(source={"rows": rows(24)})), server, tmp_path, "--throttle", "10/2"))
         stats = server.stats()
     assert result.exit_code == 0, result.output
@@ -114,7 +114,7 @@ def test_changed_content_is_reported_not_resent(mwsync, write_job, mock, tmp_pat
 
 def test_permanent_failure_is_reported_and_retried_on_rerun(mwsync, write_job, tmp_path):
     other_event = "11111111-2222-4333-8444-555555555555"
-    with MockServer(events=[EVENT_ID], clients=dict([EMBEDDED_CLIENT])) as server:
+    with MockServer(events=[EVENT_ID], clients=dict([DEMO_CLIENT])) as server:
         job = job_dict()
         job["message"]["event_id"] = "{{ event }}"
         data = rows(3)
@@ -191,7 +191,7 @@ def test_parallel_jobs_share_one_budget_per_target(mwsync, write_job, tmp_path):
         job["throttle"] = {"profile": "p", "profiles": {"p": profile}, "concurrent_batch_executions": 2,
                            "concurrent_connections": 2}
         jobs.append(write_job(job, name=f"{name}.yaml"))
-    with MockServer(rate_limit=(10, 1.0), clients=dict([EMBEDDED_CLIENT])) as server:
+    with MockServer(rate_limit=(10, 1.0), clients=dict([DEMO_CLIENT])) as server:
         result = mwsync("run", *jobs, "--api-url", server.url, "--state-dir", tmp_path / "state")
         stats = server.stats()
     assert result.exit_code == 0, result.output

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from runner.errors import ConfigError
-from runner.job import SourceSpec
-from runner.sources import iter_rows
+from mwsync.errors import ConfigError
+from mwsync.config.job import SourceSpec
+from mwsync.sources import iter_rows
 
 
 def rows_of(tmp_path, content: bytes, kind="csv", name="data", **kw):

@@ -6,9 +6,9 @@ import datetime as dt
 
 import pytest
 
-from runner.config import load_job
-from runner.errors import TemplateError
-from runner.templates import MessageRenderer
+from mwsync.config import load_job
+from mwsync.errors import TemplateError
+from mwsync.templates import MessageRenderer
 from tests.conftest import job_dict
 
 TODAY = dt.date(2026, 11, 29)
@@ -65,7 +65,7 @@ def test_undefined_variable_names_template_line_and_row(write_job, tmp_path):
     with pytest.raises(TemplateError) as info:
         r.render(ROW, 12)
     problem = info.value.problems[0]
-    assert problem.file.endswith("t.html.j2") and problem.line == 2 and problem.where == "row 12"
+    assert problem.file.endswith("t.html.j2") and problem.line == 2 and problem.location == "row 12"
     assert "'nmae' is undefined" in problem.message
 
 
@@ -128,7 +128,7 @@ def test_filter_errors_name_the_row_and_the_line(write_job, tmp_path, filter_, f
     with pytest.raises(TemplateError) as info:
         r.accepts(ROW, 3)
     problem = info.value.problems[0]
-    assert problem.where == "row 3, source.filter" and fragment in problem.message
+    assert problem.location == "row 3, source.filter" and fragment in problem.message
     assert problem.line == next(i for i, line in enumerate(path.read_text().splitlines(), 1) if "filter:" in line)
 
 

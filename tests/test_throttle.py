@@ -8,7 +8,7 @@ import time
 import pytest
 from ratelimit import RateLimitException, limits
 
-from runner.throttle import SlidingWindowLimiter, default_margin_s
+from mwsync.send.throttle import SlidingWindowLimiter, default_margin_s
 
 
 class FakeClock:

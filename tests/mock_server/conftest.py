@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from mock_server import MockServer
+from mwsync.mock_server import MockServer
 
 
 @pytest.fixture(scope="module")

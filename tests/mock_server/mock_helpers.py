@@ -6,7 +6,7 @@ import uuid
 
 import requests
 
-from mock_server import MockServer
+from mwsync.mock_server import MockServer
 
 CLIENT_ID = "mwsync-demo"
 CLIENT_SECRET = "mwsync-demo-secret"

@@ -6,8 +6,8 @@ import pytest
 import requests
 from mock_helpers import TOKEN_FORM, error_of, get_token, send
 
-from mock_server import MockServer
-from mock_server.faults import FaultSpec, Faults
+from mwsync.mock_server import MockServer
+from mwsync.mock_server.faults import FaultSpec, Faults
 
 
 @pytest.mark.parametrize("status", [500, 502, 503])

@@ -16,9 +16,9 @@ import requests
 from click.testing import CliRunner
 from mock_helpers import EVENT_ID, TOKEN_FORM, get_token, send
 
-from mock_server import MockServer
-from mock_server.cli import FAULT_FIELDS_BY_DEST, _fault_spec, main
-from mock_server.settings import load_users_file
+from mwsync.mock_server import MockServer
+from mwsync.mock_server.cli import FAULT_FIELDS_BY_DEST, _fault_spec, main
+from mwsync.mock_server.settings import load_users_file
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -120,9 +120,9 @@ def test_cli_usage_errors_exit_2(args, text):
 
 
 def _start_cli(*args: str) -> tuple[subprocess.Popen, str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = dict(os.environ)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mock_server", "--port", "0", *args],
+        [sys.executable, "-m", "mwsync.mock_server", "--port", "0", *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO,
     )  # fmt: skip
     first_line = proc.stdout.readline()

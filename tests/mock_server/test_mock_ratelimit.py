@@ -8,24 +8,25 @@ import pytest
 import requests
 from mock_helpers import TOKEN_FORM, FakeClock, error_of, get_token, send
 
-from mock_server import MockServer
-from mock_server.ratelimit import FixedWindow, PeakCounter, RateLimit, SlidingWindow
+from mwsync.mock_server import MockServer
+from mwsync.mock_server.ratelimit import FixedWindow, PeakCounter, SlidingWindow
+from mwsync.rate import Rate
 
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [((120, 60.0), RateLimit(120, 60.0)), ("120/60", RateLimit(120, 60.0)), ("5/0.5", RateLimit(5, 0.5)),
-     ([3, 1], RateLimit(3, 1.0))],
+    [((120, 60.0), Rate(120, 60.0)), ("120/60", Rate(120, 60.0)), ("5/0.5", Rate(5, 0.5)),
+     ([3, 1], Rate(3, 1.0))],
     ids=["tuple", "string", "fractional-window", "list"],
 )  # fmt: skip
 def test_rate_limit_parse(value, expected):
-    assert RateLimit.parse(value) == expected
+    assert Rate.parse(value) == expected
 
 
 @pytest.mark.parametrize("value", ["120", "a/60", "0/60", "5/0", "5/-1", (1,), None, (True, 1)], ids=str)
 def test_rate_limit_parse_rejects(value):
     with pytest.raises(ValueError):
-        RateLimit.parse(value)
+        Rate.parse(value)
 
 
 def _run(limiter, times):
@@ -40,15 +41,15 @@ def _run(limiter, times):
     ids=["fourth-refused", "slot-frees-exactly-at-window", "no-burst-across-boundary"],
 )  # fmt: skip
 def test_sliding_window(times, allowed):
-    assert _run(SlidingWindow(RateLimit(3, 1.0)), times) == allowed
+    assert _run(SlidingWindow(Rate(3, 1.0)), times) == allowed
 
 
 def test_fixed_window_allows_burst_across_boundary():
-    assert _run(FixedWindow(RateLimit(3, 1.0)), [0.9, 0.95, 0.99, 1.1, 1.2, 1.3, 1.4]) == [True] * 6 + [False]
+    assert _run(FixedWindow(Rate(3, 1.0)), [0.9, 0.95, 0.99, 1.1, 1.2, 1.3, 1.4]) == [True] * 6 + [False]
 
 
 def test_sliding_decision_headers():
-    limiter = SlidingWindow(RateLimit(2, 10.0))
+    limiter = SlidingWindow(Rate(2, 10.0))
     first = limiter.acquire(100.0)
     assert (first.remaining, first.reset_s, first.retry_after_s) == (1, 10, None)
     limiter.acquire(103.0)
@@ -57,7 +58,7 @@ def test_sliding_decision_headers():
 
 
 def test_rejected_requests_take_no_slot():
-    limiter = SlidingWindow(RateLimit(1, 1.0))
+    limiter = SlidingWindow(Rate(1, 1.0))
     assert _run(limiter, [0.0, 0.5, 0.9, 1.0]) == [True, False, False, True]
 
 

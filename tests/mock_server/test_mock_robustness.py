@@ -13,8 +13,8 @@ import pytest
 import requests
 from mock_helpers import CLIENT_SECRET, EVENT_ID, TOKEN_FORM, error_of, get_token, send
 
-from mock_server import MockServer
-from mock_server.contract import MAX_BODY_BYTES
+from mwsync.mock_server import MockServer
+from mwsync.mock_server.contract import MAX_BODY_BYTES
 
 SEND_PATH = f"/rest/v1/events/{EVENT_ID}/messages/send"
 
@@ -103,7 +103,7 @@ def test_unexpected_errors_are_json_500_without_traceback(http, caplog):
             raise RuntimeError("boom")
 
         srv.state.tokens.validate = broken  # our own object, to reach the last-resort handler
-        with caplog.at_level(logging.ERROR, logger="mock_server"):
+        with caplog.at_level(logging.ERROR, logger="mwsync.mock_server"):
             response = send(srv, http, "anything")
     assert error_of(response) == (500, "INTERNAL_SERVER_ERROR", "Unexpected error in the mock server")
     assert "boom" not in response.text and any("boom" in str(r.exc_info) for r in caplog.records)

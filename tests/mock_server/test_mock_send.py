@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from mock_helpers import EVENT_ID, error_of, get_token, random_event, send
 
-from mock_server import MockServer
+from mwsync.mock_server import MockServer
 
 OK = {"message": "Hello <b>team</b>", "recipients": ["ada@example.com", "bob@example.com"]}
 MANY = [f"user{n}@example.com" for n in range(501)]

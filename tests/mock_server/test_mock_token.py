@@ -10,7 +10,7 @@ import pytest
 import requests
 from mock_helpers import CLIENT_ID, CLIENT_SECRET, TOKEN_FORM, FakeClock, error_of, get_token
 
-from mock_server import MockServer
+from mwsync.mock_server import MockServer
 
 WRONG = {"client_id": CLIENT_ID, "client_secret": "nope", "grant_type": "client_credentials"}
 

@@ -21,14 +21,14 @@ from typing import Callable
 import pytest
 
 from cassette_scrub import ACCESS_TOKEN, REDACTED, REQUEST_FIELDS, Scrubber
-from mock_server import MockServer
+from mwsync.mock_server import MockServer
 from recording import (
     FAST_RETRY, MOCK_CLIENT, MOCK_DEFAULTS, REPLAY, TENANT, Target, recording_mode, replay_target, tenant_aliases,
     tenant_target,
 )
-from runner.client import MoveworksClient
-from runner.job import Subscription
-from runner.throttle import Unlimited
+from mwsync.send.client import MoveworksClient
+from mwsync.config.job import Subscription
+from mwsync.send.throttle import Unlimited
 
 HERE = Path(__file__).parent
 CASSETTES = HERE.parent / "cassettes"

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from cassette_scrub import REPLAY_URL
-from mock_server import MockServer
-from runner.job import RetryPolicy
+from mwsync.mock_server import MockServer
+from mwsync.config.job import RetryPolicy
 
 #: The event and recipient every cassette shows (a tenant's real ones are aliased to these).
 EVENT_ID = "5c1d6f0e-6a8b-4c53-9a51-0f7b8e4a2d11"

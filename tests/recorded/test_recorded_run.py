@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from runner.cli import cli
+from mwsync.cli import cli
 
 JOB = Path(__file__).parents[2] / "jobs" / "laptop-refresh.yaml"
 

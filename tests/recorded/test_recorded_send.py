@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from recording import EVENT_ID
-from runner.errors import AuthError
+from mwsync.errors import AuthError
 
 pytestmark = pytest.mark.vcr
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from runner.errors import AuthError
+from mwsync.errors import AuthError
 
 pytestmark = pytest.mark.vcr
 

@@ -16,27 +16,26 @@ from __future__ import annotations
 import json
 import threading
 import time
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Literal, Mapping, Sequence
 from urllib.parse import quote
 
 import requests
 import urllib3
 from oauthlib.oauth2.rfc6749.errors import OAuth2Error
-from tenacity import (
-    RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, stop_never, stop_when_event_set,
-    wait_random_exponential,
-)
 
+from ..config.job import RetryPolicy, Subscription
+from ..errors import AuthError, MwsyncError, OutcomeUnknown, PermanentError, RateLimited, TransientError, UsageError
+from ..records import SendResult
 from .auth import BearerAuth, TokenCache
-from .errors import AuthError, OutcomeUnknown, PermanentError, RateLimited, TransientError, UsageError
-from .job import RetryPolicy, Subscription
-from .records import SendResult
+from .retry import Reauthenticate, retrying
 from .session import MoveworksSession, allow_loopback_http, retry_after_s
 from .throttle import Limiter
 
 TOKEN_PATH = "/oauth/v1/token"
 AUTH_TEST_PATH = "/rest/v1/auth/test"
 SEND_PATH = "/rest/v1/events/{event_id}/messages/send"
+
+Call = Literal["token", "send", "auth test"]
 
 
 def api_error(response: requests.Response) -> tuple[str | None, str | None]:
@@ -54,6 +53,38 @@ def api_error(response: requests.Response) -> tuple[str | None, str | None]:
     return None, None
 
 
+def status_error(response: requests.Response, call: Call) -> MwsyncError:
+    """The error for a non-2xx answer to `call`: the one status table of the client.
+
+    | status | token                | send                 | auth test  |
+    |--------|----------------------|----------------------|------------|
+    | 429    | RateLimited (retry)  | RateLimited (retry)  | AuthError  |
+    | 401    | AuthError            | AuthError (*)        | AuthError  |
+    | 5xx    | TransientError       | TransientError       | AuthError  |
+    | other  | AuthError            | PermanentError       | AuthError  |
+
+    (*) the client first retries a send's 401 once with a new access token (`Reauthenticate`).
+    """
+    status = response.status_code
+    code, message = api_error(response)
+    detail = " ".join(str(p) for p in (status, code, message) if p)
+    if call == "auth test":
+        return AuthError(f"auth test failed: {detail}", status=status, code=code)
+    if status == 429:
+        what = "token request rate limited" if call == "token" else "rate limited"
+        return RateLimited(f"{what}: {detail}", retry_after_s(response), code=code, api_message=message)
+    if status >= 500:
+        what = "token endpoint failed" if call == "token" else "server error"
+        return TransientError(f"{what}: {detail}", status=status, code=code, api_message=message)
+    if call == "token":
+        return AuthError(f"token request refused: {detail}; check client_id/client_secret and the API URL's region",
+                         status=status, code=code)
+    if status == 401:
+        return AuthError(f"the API refused the access token: {detail}; check the API URL's region and the "
+                         "credentials", status=401, code=code)
+    return PermanentError(f"rejected: {detail}", status=status, code=code, api_message=message)
+
+
 def _json_token_request(url: str, headers: dict, request_kwargs: dict) -> tuple[str, dict, dict]:
     """Compliance hook: send the token request as JSON (the current OpenAPI) instead of a form."""
     request_kwargs["data"] = json.dumps(request_kwargs.pop("data", {}))
@@ -64,14 +95,7 @@ def _token_response(response: requests.Response) -> requests.Response:
     """Compliance hook: raise our errors for non-200 answers; unwrap `{"data": {...}}` (current
     OpenAPI) into the plain OAuth shape (older guide) that oauthlib parses."""
     if response.status_code != 200:
-        code, message = api_error(response)
-        detail = " ".join(str(p) for p in (response.status_code, code, message) if p)
-        if response.status_code == 429:
-            raise RateLimited(f"token request rate limited ({detail})", retry_after_s(response), code=code)
-        if response.status_code >= 500:
-            raise TransientError(f"token endpoint failed: {detail}", status=response.status_code, code=code)
-        raise AuthError(f"token request refused: {detail}; check client_id/client_secret and the API URL's region",
-                        status=response.status_code, code=code)
+        raise status_error(response, "token")
     try:
         body = response.json()
     except ValueError:
@@ -86,10 +110,6 @@ def _never_sent(exc: requests.exceptions.ConnectionError) -> bool:
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
     return isinstance(exc, requests.exceptions.ConnectTimeout) or isinstance(
         reason, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError))
-
-
-class _Reauthenticate(TransientError):
-    """A 401 on a send: retry once, at once, with a new access token."""
 
 
 class MoveworksClient:
@@ -146,16 +166,6 @@ class MoveworksClient:
         except (KeyError, TypeError, ValueError):
             raise AuthError("token response lacks access_token or a numeric expires_in") from None
 
-    def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, _Reauthenticate):
-            return 0.0
-        if isinstance(exc, RateLimited):
-            wait = self.retry.retry_after_default_s if exc.retry_after_s is None else exc.retry_after_s
-            return min(self.retry.max_retry_after_s, wait)
-        backoff = wait_random_exponential(multiplier=self.retry.backoff_initial_s, max=self.retry.backoff_max_s)
-        return backoff(state)
-
     def send_message(self, event_id: str, text: str, recipients: Sequence[str],
                      slots: Mapping[str, str] | None = None) -> SendResult:
         """Send one request for `event_id` to 1..500 `recipients`; return its `SendResult`
@@ -166,11 +176,8 @@ class MoveworksClient:
         url = self.base_url + SEND_PATH.format(event_id=quote(event_id, safe=""))
         counts = {"attempts": 0, "429": 0, "reauth": 0}
         started = time.monotonic()
-        interrupted = stop_when_event_set(self._stop) if self._stop is not None else stop_never
-        retrying = Retrying(stop=stop_after_attempt(self.retry.max_attempts) | interrupted, wait=self._wait,
-                            retry=retry_if_exception_type(TransientError), sleep=self._sleep, reraise=True)
         try:
-            for attempt in retrying:
+            for attempt in retrying(self.retry, sleep=self._sleep, stop=self._stop):
                 with attempt:
                     counts["attempts"] += 1
                     try:
@@ -207,29 +214,19 @@ class MoveworksClient:
         status = response.status_code
         if 200 <= status < 300:
             return status
-        code, message = api_error(response)
-        detail = " ".join(str(p) for p in (status, code, message) if p)
-        if status == 429:
-            raise RateLimited(f"rate limited: {detail}", retry_after_s(response), code=code, api_message=message)
+        error = status_error(response, "send")
         if status == 401 and self.tokens is not None and not counts["reauth"]:
             counts["reauth"] = 1
             self.tokens.invalidate(BearerAuth.token_of(response.request))
-            raise _Reauthenticate(f"401 on send, fetching a new access token: {detail}", status=401, code=code)
-        if status == 401:
-            raise AuthError(f"the API refused the access token: {detail}; check the API URL's region and the "
-                            "credentials", status=401, code=code)
-        if status >= 500:
-            raise TransientError(f"server error: {detail}", status=status, code=code, api_message=message)
-        raise PermanentError(f"rejected: {detail}", status=status, code=code, api_message=message)
+            raise Reauthenticate(f"401 on send, fetching a new access token: {error}", status=401, code=error.code)
+        raise error
 
     def test_auth(self) -> None:
         """`GET /rest/v1/auth/test` with the current token. Raises `AuthError` unless it answers 200."""
         response = self.session.get(self.base_url + AUTH_TEST_PATH, auth=self.auth, timeout=self.timeout,
                                     withhold_token=True)
         if response.status_code != 200:
-            code, message = api_error(response)
-            raise AuthError(f"auth test failed: {response.status_code} {code or ''} {message or ''}".strip(),
-                            status=response.status_code, code=code)
+            raise status_error(response, "auth test")
 
     def close(self) -> None:
         """Close the session's connections."""

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import sqlite3
 
-from .records import RenderedMessage
+from ..records import RenderedMessage
+from ..rules import address_key
 
 _COMMIT_EVERY = 10_000
 
@@ -35,7 +36,7 @@ class KeyLedger:
     def check(self, message: RenderedMessage) -> tuple[str | None, tuple[str, ...]]:
         """See the class docstring."""
         db = self._db
-        lowered = [r.lower() for r in message.recipients]
+        lowered = [address_key(r) for r in message.recipients]
         self._pending += 1
         if self._pending >= _COMMIT_EVERY:
             db.commit()
@@ -52,7 +53,7 @@ class KeyLedger:
         new = tuple(r for r, low in zip(message.recipients, lowered) if low not in seen)
         if new:
             db.execute("UPDATE keys SET recipients = ? WHERE key = ?",
-                       (seen_text + "\n" + "\n".join(r.lower() for r in new), message.key))
+                       (seen_text + "\n" + "\n".join(address_key(r) for r in new), message.key))
         return None, new
 
     def close(self) -> None:

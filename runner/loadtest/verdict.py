@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from .job import Throttle
+from ..rate import Rate
 
 RATE_SHARE = 0.95  # achieved rate / allowed rate below which check 3 fails
 
 
-def profile_bound(profile: Throttle, span_s: float) -> int:
+def profile_bound(profile: Rate, span_s: float) -> int:
     """Most request starts `profile` allows in any span of `span_s` seconds: `limit` per started window."""
     return profile.limit * max(1, math.ceil(span_s / profile.window_s - 1e-9))
 
@@ -61,8 +61,8 @@ class LoadPlan:
     """What one load test runs: `profile` on the client, `server` the server's limit, `duration_s` until Locust
     stops the users, `users` concurrent connections, `latency_ms` added by the mock to each send."""
 
-    profile: Throttle
-    server: Throttle
+    profile: Rate
+    server: Rate
     duration_s: int
     users: int
     latency_ms: float = 0.0
@@ -80,7 +80,7 @@ class LoadPlan:
         return profile_bound(self.profile, self.server.window_s) <= self.server.limit
 
     @property
-    def binding(self) -> Throttle:
+    def binding(self) -> Rate:
         """The limit that sets the pace: the lower rate of profile and server (the profile on a tie)."""
         return self.profile if self.profile.rate_per_s <= self.server.rate_per_s else self.server
 

@@ -3,24 +3,21 @@
 The flow, one way::
 
     LoadtestOptions -> LoadPlan (profile, server limit, duration, users) -> mock server (unless --host)
-      -> Locust, headless, in a subprocess (loadtests/locustfile.py) -> Observation (the users' ledger,
+      -> Locust, headless, in a subprocess (`mwsync.loadtests.locustfile`) -> Observation (the users' ledger,
       Locust's --json-file statistics, /_mock/stats, /_mock/messages) -> judge -> LoadtestReport
 
 Locust runs in a subprocess because importing it monkey-patches the standard library with gevent; this
-process (and pytest) stays unpatched. The checks themselves are in `runner.loadtest_verdict`.
+process (and pytest) stays unpatched. The checks themselves are in `mwsync.loadtest.verdict`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import importlib.util
 import json
 import math
 import subprocess
 import sys
 import tempfile
-import urllib.error
-import urllib.request
 import uuid
 from collections import Counter
 from contextlib import ExitStack
@@ -28,15 +25,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .config import load_job, parse_throttle
-from .errors import LoadtestError, UsageError
-from .job import API_DEFAULT_LIMIT, BUILTIN_PROFILES, Job, Throttle
-from .loadtest_verdict import (  # noqa: F401  (render: for the CLI, with the rest of this interface)
-    LocustEntry, LoadPlan, LoadtestReport, Observation, concurrency_advice, judge, needed_users, render,
+from .. import loadtests
+from ..config import Job, load_job, parse_throttle
+from ..errors import LoadtestError, UsageError
+from ..mock_server.remote import MockClient, MockUnreachable, epoch_s
+from ..rate import Rate, is_rate
+from ..rules import API_DEFAULT_RATE, BUILTIN_PROFILES, DEMO_CLIENT
+from .verdict import (  # noqa: F401  (render: for the CLI, with the rest of this interface)
+    LoadPlan, LoadtestReport, LocustEntry, Observation, concurrency_advice, judge, needed_users, render,
 )
-from .models import THROTTLE_RE
 
-LOCUSTFILE = Path(__file__).resolve().parent.parent / "loadtests" / "locustfile.py"
+LOCUSTFILE = Path(loadtests.__file__).resolve().parent / "locustfile.py"
 LOADTEST_EVENT_ID = "6f1e7a52-3c4b-4d8e-9f20-1a2b3c4d5e6f"
 LOADTEST_RECIPIENT = "loadtest@example.com"
 ID_SLOT = "loadtest_id"  # the slot carrying each message's unique id (see loadtests/support.py)
@@ -65,25 +64,25 @@ class LoadtestOptions:
     user_class: str = "mwsync"
 
 
-def default_server_limit() -> Throttle:
+def default_server_limit() -> Rate:
     """Moveworks' default organisation-wide limit, 120 requests per 60 s (Events API reference)."""
-    return Throttle("moveworks_default", *API_DEFAULT_LIMIT)
+    return API_DEFAULT_RATE
 
 
-def resolve_profile(job: Job | None, spec: str | None) -> Throttle:
+def resolve_profile(job: Job | None, spec: str | None) -> Rate:
     """The throttle profile to test. `spec`: a profile name (built in, or the job's) or `N/S` (e.g. `20/2`);
     None means the job's own profile, or `ongoing` without a job. Raises `UsageError` listing the names."""
-    profiles = dict(job.profiles) if job else {name: Throttle(name, *v) for name, v in BUILTIN_PROFILES.items()}
+    profiles = dict(job.profiles) if job else dict(BUILTIN_PROFILES)
     if not spec:
         return job.throttle if job else profiles[DEFAULT_PROFILE]
     if spec in profiles:
         return profiles[spec]
-    if THROTTLE_RE.match(spec):
+    if is_rate(spec):
         return parse_throttle(spec)
     raise UsageError(f"unknown throttle profile {spec!r} (valid: {', '.join(sorted(profiles))}, or N/S such as 20/2)")
 
 
-def plan_for(options: LoadtestOptions, job: Job | None, server: Throttle) -> LoadPlan:
+def plan_for(options: LoadtestOptions, job: Job | None, server: Rate) -> LoadPlan:
     """Resolve the options against the job and the server's limit. Raises `UsageError`."""
     profile = resolve_profile(job, options.profile)
     window_s = max(profile.window_s, server.window_s)
@@ -117,41 +116,30 @@ def run_loadtest(options: LoadtestOptions, announce: Callable[[str], None] = lam
     return judge(plan, seen)
 
 
-def _target(options: LoadtestOptions, stack: ExitStack) -> tuple[str, Throttle]:
+def _target(options: LoadtestOptions, stack: ExitStack) -> tuple[str, Rate]:
     """The mock server's URL and rate limit: the one at `--host` (reset first), else one started here."""
     if options.host:
         if options.server_limit:
             raise UsageError("--server-limit sets the limit of the mock server loadtest starts; with --host the "
                              "limit is read from that server's /_mock/stats")
-        host = options.host.rstrip("/")
-        mock_document(host, "/_mock/reset", {})
-        if options.latency_ms:
-            mock_document(host, "/_mock/faults", {"latency_ms": options.latency_ms, "latency_on": "send"})
-            stack.callback(mock_document, host, "/_mock/faults", method="DELETE")
-        rate = mock_document(host, "/_mock/stats")["rate_limit"]
-        return host, Throttle("server", int(rate["limit"]), float(rate["window_s"]))
-    from mock_server import MockServer  # only when this command starts the mock
+        mock = MockClient(options.host)
+        try:
+            mock.reset()
+            if options.latency_ms:
+                mock.set_faults(latency_ms=options.latency_ms, latency_on="send")
+                stack.callback(mock.clear_faults)
+            rate = mock.stats()["rate_limit"]
+        except MockUnreachable as exc:
+            raise LoadtestError(str(exc)) from None
+        return mock.url, Rate(int(rate["limit"]), float(rate["window_s"]), "server")
+    from ..mock_server import MockServer  # only when this command starts the mock
 
-    from .job import EMBEDDED_CLIENT
-
-    server = parse_throttle(options.server_limit, name="server") if options.server_limit else default_server_limit()
-    mock = MockServer(rate_limit=(server.limit, server.window_s), latency_ms=options.latency_ms,
-                      token_ttl_s=TOKEN_TTL_S, clients=dict([EMBEDDED_CLIENT]))
+    server = parse_throttle(options.server_limit, name="server", flag="--server-limit") if options.server_limit \
+        else default_server_limit()
+    mock = MockServer(rate_limit=server, latency_ms=options.latency_ms, token_ttl_s=TOKEN_TTL_S,
+                      clients=dict([DEMO_CLIENT]))
     stack.enter_context(mock)
     return mock.url, server
-
-
-def mock_document(host: str, path: str, body: dict | None = None, *, method: str | None = None) -> dict:
-    """GET (or POST `body` as JSON) one of the mock's `/_mock/` endpoints; return its JSON document.
-    Raises `LoadtestError` when `host` does not answer like a mwsync mock server."""
-    data = None if body is None else json.dumps(body).encode("utf-8")
-    request = urllib.request.Request(host + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"} if data else {})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.load(response)
-    except (urllib.error.URLError, ValueError, OSError) as exc:
-        raise LoadtestError(f"{host}{path}: {exc}; is {host} a mwsync mock server (mwsync mock-server)?") from None
 
 
 def stop_timeout_s(plan: LoadPlan) -> int:
@@ -198,14 +186,18 @@ def observe(host: str, work: Path, run_id: str, output: str) -> Observation:
     except (OSError, ValueError, KeyError) as exc:
         tail = "\n".join(output.strip().splitlines()[-15:])
         raise LoadtestError(f"Locust did not complete the run ({exc}); its output ends with:\n{tail}") from None
-    stats = mock_document(host, "/_mock/stats")
+    mock = MockClient(host)
+    try:
+        stats, messages = mock.stats(), mock.messages()
+    except MockUnreachable as exc:
+        raise LoadtestError(str(exc)) from None
     received: Counter[str] = Counter()
     arrivals_s = []
-    for message in mock_document(host, "/_mock/messages")["messages"]:
+    for message in messages:
         key = str(((message.get("context") or {}).get("slots") or {}).get(ID_SLOT, ""))
         if key.startswith(f"{run_id}."):
             received[key] += 1
-            at_s = dt.datetime.fromisoformat(message["received_at"].replace("Z", "+00:00")).timestamp()
+            at_s = epoch_s(message["received_at"])
             if at_s <= ledger["stopping_at"]:
                 arrivals_s.append(at_s)
     arrivals_s += [at_s for at_s in ledger["token_at"] if at_s <= ledger["stopping_at"]]

@@ -1,34 +1,33 @@
 """From a validated `JobFile` model to the runtime `Job`: pick the throttle profile, resolve paths,
 read the message template, check what the schema cannot (URL, credentials, a literal event id).
 
-Problems are reported through `problem(key_path, message)`; `runner.config` adds file and line.
+Problems are reported through `problem(key_path, message)`; `mwsync.config.loader` adds file and line.
 """
 
 from __future__ import annotations
 
-import uuid
+import datetime as dt
 from pathlib import Path
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
-from .errors import UsageError
-from .job import (
-    BUILTIN_PROFILES, EMBEDDED, LOOPBACK_RE, Job, MessageSpec, RetryPolicy, SourceSpec, Subscription, Throttle,
-)
-from .models import THROTTLE_RE, JobFile
+from ..errors import UsageError
+from ..rate import Rate
+from ..rules import BUILTIN_PROFILES, EMBEDDED, is_loopback_host, is_uuid
+from .job import Job, MessageSpec, RetryPolicy, SourceSpec, Subscription
+from .models import JobFile
 
 KeyPath = tuple[Any, ...]
 Report = Callable[[KeyPath, str], None]
 
 
-def parse_throttle(text: str, name: str = "custom", flag: str = "--throttle") -> Throttle:
-    """Parse `N/S` (e.g. `10/2`: 10 calls per 2 s window) into a `Throttle`. Raises `UsageError`
-    naming `flag`."""
-    match = THROTTLE_RE.match(str(text))
-    if not match or not 1 <= int(match.group(1)) <= 1_000_000 or not 0 < float(match.group(2)) <= 86_400:
-        raise UsageError(f"{flag}: {text!r} is not CALLS/SECONDS (1..1000000 whole calls per 0..86400 seconds), "
-                         "e.g. 10/2 or 500/60")
-    return Throttle(name, int(match.group(1)), float(match.group(2)))
+def parse_throttle(text: str, name: str = "custom", flag: str = "--throttle") -> Rate:
+    """Parse `N/S` (e.g. `10/2`: 10 calls per 2 s window) into a `Rate` (`mwsync.rate`). Raises
+    `UsageError` naming `flag`."""
+    try:
+        return Rate.parse(str(text), name)
+    except ValueError as exc:
+        raise UsageError(f"{flag}: {exc} (CALLS/SECONDS: whole calls per 0..86400 seconds)") from None
 
 
 def build_job(model: JobFile, path: Path, problem: Report, lines: Mapping[str, int], *,
@@ -38,8 +37,8 @@ def build_job(model: JobFile, path: Path, problem: Report, lines: Mapping[str, i
     `lines`: dotted key path -> line, kept on the job for render errors. Raises `UsageError` for a
     bad `--profile`, `--throttle` or replay file."""
 
-    profiles = {key: Throttle(key, *value) for key, value in BUILTIN_PROFILES.items()}
-    profiles.update({key: Throttle(key, p.limit, p.window_s) for key, p in model.throttle.profiles.items()})
+    profiles = dict(BUILTIN_PROFILES)
+    profiles.update({key: Rate(p.limit, p.window_s, key) for key, p in model.throttle.profiles.items()})
     chosen = profile or model.throttle.profile
     selected = profiles.get(chosen)
     if throttle:
@@ -53,6 +52,7 @@ def build_job(model: JobFile, path: Path, problem: Report, lines: Mapping[str, i
     base = path.parent
     message = _message(model, base, problem)
     source = _source(model, base, problem) if source is None else _source_file(Path(source), model)
+    today = _today(model, problem)
     if selected is None or message is None or source is None:
         return None
     return Job(
@@ -70,7 +70,20 @@ def build_job(model: JobFile, path: Path, problem: Report, lines: Mapping[str, i
         vars=dict(model.vars),
         description=model.description,
         lines=dict(lines),
+        today=today,
     )
+
+
+def _today(model: JobFile, problem: Report) -> dt.date | None:
+    """`vars.today` as a date (templates' reference date), or None when not pinned."""
+    pinned = model.vars.get("today")
+    if pinned in (None, ""):
+        return None
+    try:
+        return dt.date.fromisoformat(str(pinned).strip())
+    except ValueError:
+        problem(("vars", "today"), f"'{pinned}' is not a date YYYY-MM-DD (the reference date templates see as today)")
+        return None
 
 
 def url_problem(url: str) -> str | None:
@@ -87,7 +100,7 @@ def url_problem(url: str) -> str | None:
         return "credentials do not belong in the URL; use client_id / client_secret from the environment"
     if parts.query or parts.fragment or any(c.isspace() for c in url) or parts.port == 0:
         return "an API URL is scheme, host, optional port and path only (no spaces, query, fragment or port 0)"
-    if parts.scheme == "http" and not LOOPBACK_RE.match(parts.hostname):
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
         return "plain http sends credentials in clear text; use https (http only for 127.0.0.1/localhost)"
     return None
 
@@ -135,7 +148,7 @@ def _subscription(model: JobFile, api_url: str | None, problem, check_credential
 
 def _message(model: JobFile, base: Path, problem) -> MessageSpec | None:
     msg = model.message
-    if "{" not in msg.event_id and not _canonical_uuid(msg.event_id):
+    if "{" not in msg.event_id and not is_uuid(msg.event_id):
         problem(("message", "event_id"), f"'{msg.event_id}' is not a UUID like 3f1c2a9e-5b7d-4e8f-9a10-2b3c4d5e6f70 "
                                          "(the event's id in Creator Studio)")
     recipients = (msg.recipients,) if isinstance(msg.recipients, str) else tuple(msg.recipients)
@@ -166,13 +179,6 @@ def _source(model: JobFile, base: Path, problem) -> SourceSpec | None:
         problem(("source", kind), f"file not found: {file} (paths are relative to the job file)")
         return None
     return SourceSpec(kind, path=file, filter=src.filter, encoding=src.encoding, delimiter=src.delimiter)
-
-
-def _canonical_uuid(value: str) -> bool:
-    try:
-        return str(uuid.UUID(value)) == value.lower()
-    except ValueError:
-        return False
 
 
 def _source_file(file: Path, model: JobFile) -> SourceSpec:

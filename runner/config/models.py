@@ -1,19 +1,15 @@
 """What a job file *says*: pydantic models of the YAML, validated once at load time.
 
-`runner.config` turns these into the runtime objects of `runner.job`; nothing downstream sees
+`mwsync.config.build` turns these into the runtime objects of `mwsync.config.job`; nothing downstream sees
 these models, a raw dict or an unresolved `${ENV}` reference. `mwsync schema` prints the JSON
 Schema generated from `JobFile` (published as `schema/job.schema.json` for editors).
 """
 
 from __future__ import annotations
 
-import re
 from typing import Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
-THROTTLE_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)\s*s?\s*$")
-
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -1,10 +1,13 @@
-"""Run several jobs: load them all, pick each one's target, share one limiter per target, send.
+"""The pipeline: the only module that crosses stages.
 
-Jobs aimed at the same target share one `SlidingWindowLimiter`, set to the strictest of their
-profiles: Moveworks' rate limit is organisation-wide, so two jobs running side by side must not
-each spend the whole budget. `concurrent_batch_executions` (the largest among the jobs) is how many
-jobs run at once; each job's `concurrent_connections` is how many of its requests are in flight.
-With `api_url: embedded` a bundled mock server is started on 127.0.0.1 for the whole invocation.
+    config (load_job) -> sources (rows) -> templates (render) -> plan (plan_pass, send_pass)
+        -> send (client, Sender) -> journal -> report
+
+`run_jobs` loads every job first (any bad job file: nothing is sent), gives each target one
+`SlidingWindowLimiter` at the strictest of its jobs' profiles (Moveworks' rate limit is
+organisation-wide, so jobs running side by side must not each spend the whole budget), runs
+`concurrent_batch_executions` jobs at once (the largest among them), and starts the bundled mock server
+on 127.0.0.1 when a job targets `embedded`.
 """
 
 from __future__ import annotations
@@ -16,22 +19,18 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
-from .client import MoveworksClient
-from .config import load_job, parse_throttle
-from .errors import ConfigError, Problem
-from .job import API_DEFAULT_LIMIT, EMBEDDED_CLIENT, Job, Throttle
-from .journal import Journal
-from .plan import Estimate
-from .report import JobReport, build_report
-from .send import SendOptions, Sender, Tally, batches, plan_job
+from .config import Job, load_job, parse_throttle
+from .errors import ConfigError, Problem, TemplateError
+from .journal import JournalBackend, SqliteJournal
+from .plan import Estimate, PlanSummary, SendOptions, no_journal, plan_pass, send_pass
+from .records import Filtered, Rejected, RenderedMessage
+from .report import JobReport, build_report, rate_warning
+from .rules import API_DEFAULT_RATE, DEMO_CLIENT, EMBEDDED_RATE_LIMIT
+from .send import Limiter, MoveworksClient, Sender, SlidingWindowLimiter
+from .sources import iter_rows
 from .templates import MessageRenderer
-from .throttle import Limiter, SlidingWindowLimiter
-
-#: The embedded mock's rate limit: Moveworks' 120/60 shape scaled to seconds so demos finish quickly.
-EMBEDDED_RATE_LIMIT = "20/1"
-
 
 @dataclass(frozen=True)
 class RunOptions:
@@ -78,23 +77,27 @@ def journal_path(job: Job, options: RunOptions) -> Path:
 
 
 def reference_date(job: Job, options: RunOptions) -> dt.date:
-    """The job's `today`: `--today`, else `vars.today` (YYYY-MM-DD), else the real date."""
-    if options.today:
-        return options.today
-    pinned = job.vars.get("today")
-    if pinned:
+    """The job's `today`: `--today`, else `vars.today` (checked at load: `Job.today`), else the real date."""
+    return options.today or job.today or dt.date.today()
+
+
+def rendered(job: Job, renderer: MessageRenderer) -> Iterator[RenderedMessage | Filtered | Rejected]:
+    """The job's source rows, rendered: a message, a row the filter dropped, or a row that failed to render."""
+    for number, row in iter_rows(job.source):
         try:
-            return dt.date.fromisoformat(str(pinned))
-        except ValueError:
-            raise ConfigError([Problem(str(job.path), "vars.today", "is not a date YYYY-MM-DD")]) from None
-    return dt.date.today()
+            if not renderer.accepts(row, number):
+                yield Filtered(number)
+                continue
+            yield renderer.render(row, number)
+        except TemplateError as exc:
+            yield Rejected(number, tuple(exc.problems))
 
 
 class Progress:
     """Callbacks a front end implements to show a run; every method is optional to override."""
 
-    def job_planned(self, job: Job, tally: Tally) -> None:
-        """The plan pass of `job` is done: `tally.requests` requests will be sent."""
+    def job_planned(self, job: Job, plan: PlanSummary) -> None:
+        """The plan pass of `job` is done: `plan.requests` requests will be sent."""
 
     def request_done(self, job: Job, batch, result) -> None:
         """One request of `job` finished (any outcome)."""
@@ -106,7 +109,7 @@ class Progress:
 def _limiters(jobs: Sequence[Job], stop: threading.Event) -> dict[str, Limiter]:
     """One limiter per target, at the strictest (lowest calls/s) profile among the jobs using it.
     Their waits end early when `stop` is set (Ctrl-C), and the session then sends nothing more."""
-    strictest: dict[str, Throttle] = {}
+    strictest = {}
     for job in jobs:
         current = strictest.get(job.subscription.target)
         if current is None or job.throttle.rate_per_s < current.rate_per_s:
@@ -118,12 +121,20 @@ def _embedded(jobs: Sequence[Job], options: RunOptions, stack: ExitStack) -> str
     """Start the bundled mock server when a job needs it; return its URL."""
     if not any(job.subscription.embedded for job in jobs):
         return None
-    from mock_server import MockServer  # only embedded runs need it
+    from .mock_server import MockServer  # only embedded runs need it
 
     limit = parse_throttle(options.embedded_rate_limit, flag="--embedded-rate-limit")
-    server = MockServer(rate_limit=(limit.limit, limit.window_s), clients=dict([EMBEDDED_CLIENT]))
+    server = MockServer(rate_limit=limit, clients=dict([DEMO_CLIENT]))
     stack.enter_context(server)
     return server.url
+
+
+def _as_demo_client(job: Job) -> Job:
+    """An embedded job runs as the mock's demo client, whatever credentials the job file names."""
+    if not job.subscription.embedded:
+        return job
+    return replace(job, subscription=replace(job.subscription, client_id=DEMO_CLIENT[0],
+                                             client_secret=DEMO_CLIENT[1], api_key=""))
 
 
 def run_job(job: Job, *, base_url: str | None, limiter: Limiter, options: RunOptions,
@@ -135,34 +146,36 @@ def run_job(job: Job, *, base_url: str | None, limiter: Limiter, options: RunOpt
     report (`stopped`), not raised."""
     progress = progress or Progress()
     started = time.monotonic()
-    if job.subscription.embedded:
-        job = replace(job, subscription=replace(job.subscription, client_id=EMBEDDED_CLIENT[0],
-                                                client_secret=EMBEDDED_CLIENT[1], api_key=""))
+    job = _as_demo_client(job)
     renderer = MessageRenderer(job, reference_date(job, options))
-    journal = Journal(journal_path(job, options), target=job.subscription.target, job=job.name)
+    journal = SqliteJournal(journal_path(job, options), target=job.subscription.target, job=job.name)
     try:
         recovered = journal.recover()
-        plan, invalid = plan_job(job, renderer, journal, options.send)
+        plan = plan_pass(rendered(job, renderer), journal.lookup, options.send, label=job.source.label,
+                         job_file=str(job.path))
+        sent = None
         if not options.send.dry_run:
             progress.job_planned(job, plan)
-        if options.send.dry_run or plan.requests == 0:
-            report = build_report(job, plan, None, journal, time.monotonic() - started, recovered=recovered,
-                                  dry_run=options.send.dry_run)
-            progress.job_finished(report)
-            return report
-        client = MoveworksClient(base_url, job.subscription, limiter, retry=job.retry,
-                                 pool_size=job.concurrent_connections, stop=stop)
-        try:
-            tally = Tally(invalid=plan.invalid, problems=plan.problems)
-            sender = Sender(job, client, journal, lambda b, r: progress.request_done(job, b, r), stop=stop)
-            outcome = sender.run(batches(job, renderer, journal, options.send, tally, invalid))
-        finally:
-            client.close()
-        report = build_report(job, tally, outcome, journal, time.monotonic() - started, recovered=recovered)
+        if not options.send.dry_run and plan.requests:
+            sent = _send(job, plan, renderer, journal, base_url, limiter, options, progress, stop)
+        report = build_report(job, plan, sent, journal, time.monotonic() - started, recovered=recovered,
+                              dry_run=options.send.dry_run)
         progress.job_finished(report)
         return report
     finally:
         journal.close()
+
+
+def _send(job: Job, plan: PlanSummary, renderer: MessageRenderer, journal: JournalBackend, base_url: str,
+          limiter: Limiter, options: RunOptions, progress: Progress, stop: threading.Event | None):
+    client = MoveworksClient(base_url, job.subscription, limiter, retry=job.retry,
+                             pool_size=job.concurrent_connections, stop=stop)
+    try:
+        sender = Sender(client, journal, workers=job.concurrent_connections, name=job.name,
+                        progress=lambda b, r: progress.request_done(job, b, r), stop=stop)
+        return sender.run(send_pass(rendered(job, renderer), journal.lookup, options.send, plan))
+    finally:
+        client.close()
 
 
 def run_jobs(paths: Sequence[str | Path], options: RunOptions, progress: Progress | None = None) -> list[JobReport]:
@@ -176,7 +189,6 @@ def run_jobs(paths: Sequence[str | Path], options: RunOptions, progress: Progres
     parallel = max(job.concurrent_batch_executions for job in jobs)
     with ExitStack() as stack:
         embedded_url = None if options.send.dry_run else _embedded(jobs, options, stack)
-
 
         def one(job: Job) -> JobReport | None:
             if stop.is_set():
@@ -201,22 +213,29 @@ def run_jobs(paths: Sequence[str | Path], options: RunOptions, progress: Progres
         return [report for report in reports if report is not None]
 
 
+def plan_job(job: Job, options: RunOptions = RunOptions()) -> PlanSummary:
+    """The plan pass of `job` without a journal, as if nothing was sent before: messages, recipients and
+    requests after chunking and coalescing. Raises `InvalidMessages` listing the bad rows, `TemplateError`."""
+    renderer = MessageRenderer(job, reference_date(job, options))
+    return plan_pass(rendered(job, renderer), no_journal, SendOptions(), label=job.source.label,
+                     job_file=str(job.path))
+
+
 def plan_jobs(paths: Sequence[str | Path], options: RunOptions) -> list[dict]:
     """`mwsync plan`: per job, messages, recipients, requests after chunking and coalescing, and the
     estimated seconds under its profile and under Moveworks' default 120/min. No network, no journal.
 
     Returns `[{"job", "messages", "filtered", "recipients", "requests", "profile",
     "estimate_s": {"profile", "moveworks_default_120_per_min"}, "warning"?}]`."""
-    api = Throttle("moveworks_default", *API_DEFAULT_LIMIT)
     out = []
     for job in load_jobs(paths, options, check_credentials=False):
-        tally, _ = plan_job(job, MessageRenderer(job, reference_date(job, options)), None, SendOptions())
-        entry = {"job": job.name, "messages": tally.total, "filtered": tally.filtered, "recipients": tally.recipients,
-                 "requests": tally.requests, "profile": str(job.throttle),
-                 "estimate_s": {"profile": Estimate(job.throttle, tally.requests).duration_s,
-                                "moveworks_default_120_per_min": Estimate(api, tally.requests).duration_s}}
-        if job.throttle.rate_per_s > api.rate_per_s and not job.subscription.embedded:
-            entry["warning"] = (f"profile {job.throttle} exceeds Moveworks' default 120/min: a tenant without a "
-                                "raised limit answers 429s (recovered, but slower)")
+        plan = plan_job(job, options)
+        entry = {"job": job.name, "messages": plan.messages, "filtered": plan.filtered, "recipients": plan.recipients,
+                 "requests": plan.requests, "profile": str(job.throttle),
+                 "estimate_s": {"profile": Estimate(job.throttle, plan.requests).duration_s,
+                                "moveworks_default_120_per_min": Estimate(API_DEFAULT_RATE, plan.requests).duration_s}}
+        warning = rate_warning(job)
+        if warning:
+            entry["warning"] = warning
         out.append(entry)
     return out

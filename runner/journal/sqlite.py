@@ -1,11 +1,7 @@
-"""The journal: what was sent, so a re-run never sends twice and never skips what was not sent.
+"""The embedded journal backend: one SQLite file (WAL) per job, beside the job file by default.
 
-Embedded SQLite (WAL). One row per delivery (message idempotency key x recipient, within a job and
-target), so a message split over several requests, or coalesced with others, is tracked exactly.
-States: `pending` (written and committed *before* the request goes out) -> `sent` | `failed` |
-`unknown` (the request went out, no answer came). A `kill -9` at any moment therefore loses nothing
-silently: rows still `pending` at the next start were in flight at that instant and become
-`unknown` (resent only on request).
+Rows, states and recovery are described in `mwsync.journal`. One run per (file, job) at a time: an
+advisory lock beside the file, released by the OS when the process ends (even by `kill -9`).
 """
 
 from __future__ import annotations
@@ -20,8 +16,9 @@ import uuid
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .errors import JournalError
-from .records import Batch, SendResult
+from ..errors import JournalError
+from ..records import Batch, SendResult
+from ..rules import address_key
 
 SCHEMA_VERSION = "1"
 _SCHEMA = """
@@ -39,7 +36,7 @@ CREATE INDEX IF NOT EXISTS deliveries_run ON deliveries (run_id);
 STATES = ("pending", "sent", "failed", "unknown")
 
 
-class Journal:
+class SqliteJournal:
     """The delivery journal of one job against one target (`target`: API URL or `embedded`).
 
     `path`: SQLite file (created with its folder). `clock`: wall-clock seconds for timestamps.
@@ -131,7 +128,7 @@ class Journal:
         """Record every delivery of `batch` as `pending` (committed before the request); return its request id."""
         request_id = uuid.uuid4().hex
         now = self._clock()
-        rows = [(self.target, self.job, d.key, d.recipient.lower(), d.content, request_id, self.run_id, d.row, now, now)
+        rows = [(self.target, self.job, d.key, address_key(d.recipient), d.content, request_id, self.run_id, d.row, now, now)
                 for d in batch.deliveries]  # one row per person: addresses are recorded lower-case
         with self._lock, self._db:
             self._db.execute("BEGIN IMMEDIATE")

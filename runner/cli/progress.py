@@ -12,8 +12,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgres
     TextColumn, TimeRemainingColumn
 from rich.text import Text
 
-from .job import Job
-from .run import Progress
+from ..config.job import Job
+from ..pipeline import Progress
 
 
 class PlainProgress(Progress):
@@ -24,10 +24,10 @@ class PlainProgress(Progress):
         self._state: dict[str, list] = {}
         self._lock = threading.Lock()
 
-    def job_planned(self, job: Job, tally) -> None:
-        self._state[job.name] = [0, tally.requests, time.monotonic(), time.monotonic()]
-        if tally.requests:
-            print(f"{job.name}: sending {tally.new} messages in {tally.requests} requests "
+    def job_planned(self, job: Job, plan) -> None:
+        self._state[job.name] = [0, plan.requests, time.monotonic(), time.monotonic()]
+        if plan.requests:
+            print(f"{job.name}: sending {plan.to_send} messages in {plan.requests} requests "
                   f"({job.throttle})", file=self.stream, flush=True)
 
     def request_done(self, job: Job, batch, result) -> None:
@@ -64,9 +64,9 @@ class BarProgress(Progress):
     def __exit__(self, *exc) -> None:
         self._bar.stop()
 
-    def job_planned(self, job: Job, tally) -> None:
-        if tally.requests:
-            self._tasks[job.name] = self._bar.add_task(job.name, total=tally.requests)
+    def job_planned(self, job: Job, plan) -> None:
+        if plan.requests:
+            self._tasks[job.name] = self._bar.add_task(job.name, total=plan.requests)
 
     def request_done(self, job: Job, batch, result) -> None:
         self._bar.advance(self._tasks[job.name])

@@ -5,7 +5,7 @@ throttle on every request it sends, access-token requests included.
 and limiter as the sends and count toward the rate limit, as they do at the server) whose `send()`
 acquires a rate-limit slot first and, on a 429, pauses every thread of the run for the
 `Retry-After` seconds (or the default when the header is absent). It knows no Moveworks paths or
-JSON shapes: those live in `runner.client`.
+JSON shapes: those live in `mwsync.send.client`.
 """
 
 from __future__ import annotations
@@ -23,14 +23,13 @@ from oauthlib.oauth2 import BackendApplicationClient
 from requests.adapters import HTTPAdapter
 from requests_oauthlib import OAuth2Session
 
-from .errors import Interrupted
-from .job import LOOPBACK_RE
+from ..errors import Interrupted
+from ..rules import is_loopback_host
 from .throttle import Limiter
 
 # requests-oauthlib logs token request bodies (client_secret) and tokens at DEBUG: never let them out.
 for _name in ("requests_oauthlib", "oauthlib"):
     logging.getLogger(_name).setLevel(logging.WARNING)
-
 
 
 def retry_after_s(response: requests.Response) -> float | None:
@@ -97,7 +96,7 @@ def allow_loopback_http(url: str) -> bool:
     parts = urlsplit(url)
     if parts.scheme == "https":
         return True
-    if parts.scheme == "http" and LOOPBACK_RE.match(parts.hostname or ""):
+    if parts.scheme == "http" and is_loopback_host(parts.hostname):
         os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
         return True
     return False

@@ -1,47 +1,17 @@
-"""What *runs*: the frozen runtime objects that `runner.config.load_job` builds from a job file.
+"""What *runs*: the frozen runtime objects that `mwsync.config.load_job` builds from a job file.
 
 Every `${ENV}` reference is resolved and every value checked by the time these exist.
 """
 
 from __future__ import annotations
 
-import re
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 from typing import Mapping
 
-EMBEDDED = "embedded"
-#: Hosts that may be reached over plain http (the mock server); anything else needs https.
-LOOPBACK_RE = re.compile(r"^(127\.\d+\.\d+\.\d+|localhost|::1)$")
-#: Credentials the embedded mock server accepts (documented in the README; not a secret).
-EMBEDDED_CLIENT = ("mwsync-demo", "mwsync-demo-secret")
-
-#: The iPaaS.com subscription's recommended throttle profiles (seed document, "Throttling and
-#: Concurrency"): API Throttle Limit calls per API Throttle Seconds.
-BUILTIN_PROFILES: Mapping[str, tuple[int, float]] = MappingProxyType(
-    {"initial": (5, 60.0), "ongoing": (500, 60.0), "high_volume": (500, 60.0)}
-)
-
-#: Moveworks' default organisation-wide rate limit: 120 requests per minute (Events API reference).
-API_DEFAULT_LIMIT = (120, 60.0)
-
-
-@dataclass(frozen=True)
-class Throttle:
-    """A throttle profile: at most `limit` request starts in any span of `window_s` seconds."""
-
-    name: str
-    limit: int
-    window_s: float
-
-    @property
-    def rate_per_s(self) -> float:
-        """Sustained calls per second the profile allows."""
-        return self.limit / self.window_s
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.limit}/{self.window_s:g}s)"
+from ..rate import Rate
+from ..rules import EMBEDDED, TargetKind, target_kind
 
 
 @dataclass(frozen=True)
@@ -65,6 +35,11 @@ class Subscription:
         return self.api_url is None
 
     @property
+    def kind(self) -> TargetKind:
+        """`embedded`, `loopback` (a server on this machine) or `tenant` (`mwsync.rules.target_kind`)."""
+        return target_kind(self.api_url)
+
+    @property
     def target(self) -> str:
         """Journal namespace for this target: the API URL without trailing slash, or `embedded`."""
         return self.api_url.rstrip("/") if self.api_url else EMBEDDED
@@ -72,7 +47,7 @@ class Subscription:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Retry settings (seconds); see `runner.models.RetryModel` for meanings."""
+    """Retry settings (seconds); see `mwsync.config.models.RetryModel` for meanings."""
 
     max_attempts: int = 5
     backoff_initial_s: float = 0.5
@@ -115,13 +90,14 @@ class SourceSpec:
 @dataclass(frozen=True)
 class Job:
     """A loaded, validated job. `path` is the job file; `throttle` the selected profile;
-    `profiles` every profile known to the job (built-ins plus its own)."""
+    `profiles` every profile known to the job (built-ins plus its own); `lines` the line of each
+    dotted key path in the job file (for render errors); `today` the pinned reference date."""
 
     name: str
     path: Path
     subscription: Subscription
-    throttle: Throttle
-    profiles: Mapping[str, Throttle]
+    throttle: Rate
+    profiles: Mapping[str, Rate]
     concurrent_connections: int
     concurrent_batch_executions: int
     retry: RetryPolicy
@@ -131,3 +107,4 @@ class Job:
     vars: Mapping[str, object]
     description: str = ""
     lines: Mapping[str, int] = field(default_factory=dict)  # dotted key path -> line in the job file
+    today: dt.date | None = None  # `vars.today`, the reference date templates see (None: the real date)

@@ -1,0 +1,46 @@
+"""`mwsync loadtest`: prove a throttle profile under load (`mwsync.loadtest`)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..errors import UsageError
+
+
+@click.command()
+@click.option("--job", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Job whose profile (and profiles), concurrent_connections, retry and event id to test.")
+@click.option("--profile", help="Throttle profile: initial, ongoing, high_volume or one of the job's.")
+@click.option("--throttle", metavar="N/S", help="Custom throttle instead of a profile, e.g. 20/2.")
+@click.option("--server-limit", metavar="N/S", help="Rate limit of the mock server started for the test "
+              "[default: 120/60, Moveworks' default].")
+@click.option("--duration", type=click.IntRange(1), help="Seconds of load [default: 3 windows].")
+@click.option("--users", type=click.IntRange(1, 64), help="Concurrent connections [default: the job's, else 1].")
+@click.option("--latency-ms", type=click.FloatRange(0), default=0.0, show_default=True,
+              help="Latency the mock server adds to every send.")
+@click.option("--host", help="URL of a running mwsync mock server to use (it is reset) instead of starting one.")
+@click.option("--user-class", type=click.Choice(["mwsync", "unthrottled", "raw"]), default="mwsync",
+              show_default=True, help="mwsync's client; the same with throttling disabled; or raw sends, no "
+              "throttle, no retry.")
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Write the verdicts as JSON.")
+@click.option("--html", type=click.Path(dir_okay=False, path_type=Path), help="Write Locust's HTML report.")
+def loadtest(job, profile, throttle, server_limit, duration, users, latency_ms, host, user_class, report,
+             html) -> None:
+    """Prove a throttle profile under load (Locust against the mock server): no 429s when it fits the
+    server's limit, no window over the profile, >= 95 % of the allowed rate, every message exactly once.
+    Exits 1 when a check fails (docs/loadtest.md)."""
+    from ..loadtest import LoadtestOptions, render, run_loadtest, write_report
+
+    if profile and throttle:
+        raise UsageError("give --profile or --throttle, not both")
+    options = LoadtestOptions(job=job, profile=profile or throttle, server_limit=server_limit, duration_s=duration,
+                              users=users, latency_ms=latency_ms, host=host, html=html, user_class=user_class)
+    result = run_loadtest(options, announce=click.echo)
+    for line in render(result):
+        click.echo(line)
+    if report:
+        write_report(result, report)
+    sys.exit(result.exit_code)

@@ -1,0 +1,45 @@
+"""Options shared by several commands."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import click
+
+from ..rules import EMBEDDED_RATE_LIMIT
+
+JOB_ARG = click.argument("jobs", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+STATE_DIR = click.option("--state-dir", envvar="MWSYNC_STATE_DIR", default=None,
+                         type=click.Path(file_okay=False, path_type=Path),
+                         help="Where journals live (env MWSYNC_STATE_DIR) [default: .mwsync beside the job file].")
+
+
+def throttle_options(f):
+    f = click.option("--profile", help="Throttle profile to use instead of the job's (e.g. initial, ongoing).")(f)
+    f = click.option("--throttle", metavar="N/S", help="Custom throttle: N calls per S seconds, e.g. 10/2.")(f)
+    f = click.option("--today", type=click.DateTime(["%Y-%m-%d"]), help="Reference date for templates (YYYY-MM-DD).")(f)
+    return f
+
+
+def as_date(value) -> dt.date | None:
+    return value.date() if value else None
+
+
+def send_options(f):
+    """Options shared by `run` and `replay`."""
+    for option in reversed([
+        click.option("--api-url", help="Send to this API URL instead of the job's (e.g. a standalone mock server)."),
+        click.option("--journal", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Journal file (default .mwsync/journal/<job>.sqlite)."),
+        click.option("--dry-run", is_flag=True, help="Plan against the journal; send nothing."),
+        click.option("--skip-invalid", is_flag=True, help="Send the valid messages even if some rows are invalid."),
+        click.option("--resend-unknown", is_flag=True, help="Send again messages whose outcome is unknown."),
+        click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Write a JSON report."),
+        click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write a JUnit XML report."),
+        click.option("--embedded-rate-limit", default=EMBEDDED_RATE_LIMIT, show_default=True, metavar="N/S",
+                     help="Rate limit of the embedded mock server."),
+        STATE_DIR,
+    ]):
+        f = option(f)
+    return throttle_options(f)

@@ -1,0 +1,30 @@
+"""What the commands print: one summary line per job, one line per failure."""
+
+from __future__ import annotations
+
+MAX_LISTED = 10
+
+
+def summary(report) -> str:
+    m, r = report.messages, report.requests
+    head = f"{report.job} -> {report.target}"
+    extra = "".join(f", {name} {m[name]}" for name in ("invalid", "duplicates", "changed") if m.get(name))
+    if report.dry_run:
+        return (f"{head}: dry run: {m['to_send']} messages to send in {r['planned']} requests "
+                f"({m['skipped']} already sent{extra})")
+    if not r["total"] and not m["failed"] and not m["unknown"] and not report.stopped:
+        return f"{head}: nothing new to send ({m['skipped']} of {m['total']} messages already sent{extra})"
+    by_status = ", ".join(f"{k}: {v}" for k, v in sorted(r["by_status"].items()))
+    text = (f"{head}: sent {m['sent']} messages in {r['total']} requests in {report.duration_s:.1f} s"
+            + (f" ({by_status})" if by_status else "")
+            + f"; skipped {m['skipped']}, failed {m['failed']}, unknown {m['unknown']}{extra}")
+    if report.status_429:
+        text += f"; {report.status_429} answered 429 and were retried"
+    if report.stopped:
+        text += f"; STOPPED: {report.stopped}"
+    return text
+
+
+def failure_line(failure: dict) -> str:
+    what = f"message {failure['key']} (row {failure['row']})" if failure["key"] else f"row {failure['row']}"
+    return f"  {failure['state']}: {what}: {failure['error']}"

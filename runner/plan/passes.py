@@ -1,0 +1,172 @@
+"""The two streaming passes over a job's rendered rows, so memory stays flat however many rows there are.
+
+1. `plan_pass`: check every message against the API's limits and the in-run key ledger, decide each
+   against the journal (`decide`), count the requests after chunking and coalescing; returns a frozen
+   `PlanSummary`. Any invalid row stops the job before anything is sent, unless `skip_invalid`.
+2. `send_pass`: the same stream again, yielding each `Batch` as it fills, skipping the rows the plan
+   found invalid.
+
+Both take the rendered stream (`RenderedMessage`, `Filtered`, `Rejected` records, from `mwsync.pipeline`)
+and a journal `lookup(key)`, so they are tested without files, templates or SQLite.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Callable, Iterable, Iterator
+
+from ..errors import InvalidMessages, Problem
+from ..records import Batch, Delivery, Filtered, Rejected, RenderedMessage
+from .batcher import Batcher
+from .checks import message_problems
+from .decide import Decision, Recorded, decide
+from .ledger import KeyLedger
+
+MAX_PROBLEMS = 50
+Item = RenderedMessage | Filtered | Rejected
+Lookup = Callable[[str], Recorded]
+
+
+def no_journal(key: str) -> Recorded:
+    """The `lookup` of a plan without a journal (`mwsync plan`): nothing was sent before."""
+    return {}
+
+
+@dataclass(frozen=True)
+class SendOptions:
+    """Per-run choices: `skip_invalid` sends the valid rest; `resend_unknown` resends deliveries in doubt;
+    `dry_run` plans without sending."""
+
+    skip_invalid: bool = False
+    resend_unknown: bool = False
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    """What the plan pass found. Messages: `messages` rendered and valid, `to_send` with someone to send to,
+    `skipped` already sent, `changed` sent before with other content (not resent), `held` in doubt (not
+    resent), `invalid` rows with problems, `filtered` rows the filter dropped; `duplicates` deliveries
+    dropped because an earlier row had the same idempotency key and recipient; `recipients` over all
+    messages; `requests` after chunking and coalescing. `problems`: the first 50 of `problem_count`;
+    `invalid_rows`: every invalid row number (the send pass skips them)."""
+
+    messages: int = 0
+    to_send: int = 0
+    skipped: int = 0
+    changed: int = 0
+    held: int = 0
+    invalid: int = 0
+    filtered: int = 0
+    duplicates: int = 0
+    recipients: int = 0
+    requests: int = 0
+    changed_keys: tuple[str, ...] = ()
+    problems: tuple[Problem, ...] = ()
+    problem_count: int = 0
+    invalid_rows: frozenset[int] = frozenset()
+
+
+@dataclass
+class _Counts:
+    """The plan pass's running counts (private: the pass returns a frozen `PlanSummary`)."""
+
+    values: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
+        ("messages", "to_send", "skipped", "changed", "held", "filtered", "duplicates", "recipients", "requests"), 0))
+    changed_keys: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    problem_count: int = 0
+    invalid_rows: set[int] = field(default_factory=set)
+
+    def problem(self, found: Iterable[Problem], row: int) -> None:
+        self.invalid_rows.add(row)
+        for problem in found:
+            self.problem_count += 1
+            if len(self.problems) < MAX_PROBLEMS:
+                self.problems.append(problem)
+
+    def decided(self, message: RenderedMessage, decision: Decision) -> None:
+        self.values["recipients"] += len(message.recipients)
+        self.values[{"send": "to_send", "skip": "skipped", "changed": "changed", "held": "held"}[decision.action]] += 1
+        if decision.action == "changed" and len(self.changed_keys) < MAX_PROBLEMS:
+            self.changed_keys.append(message.key)
+
+    def summary(self) -> PlanSummary:
+        return PlanSummary(**self.values, invalid=len(self.invalid_rows), changed_keys=tuple(self.changed_keys),
+                           problems=tuple(self.problems), problem_count=self.problem_count,
+                           invalid_rows=frozenset(self.invalid_rows))
+
+
+def _checked(items: Iterable[Item], label: str, counts: _Counts | None,
+             invalid_rows: frozenset[int]) -> Iterator[RenderedMessage]:
+    """Valid messages, each recipient of each idempotency key once. With `counts` (plan pass) problems are
+    collected there; without (send pass) the rows in `invalid_rows` are skipped."""
+    ledger = KeyLedger()
+    try:
+        for item in items:
+            if isinstance(item, Filtered):
+                if counts is not None:
+                    counts.values["filtered"] += 1
+                continue
+            row = item.row
+            if counts is None and row in invalid_rows:
+                continue
+            if isinstance(item, Rejected):
+                if counts is not None:
+                    counts.problem(item.problems, row)
+                continue
+            found = [Problem(label, where, what, row=row) for where, what in message_problems(item)] \
+                if counts is not None else []
+            if found:
+                counts.problem(found, row)
+                continue
+            conflict, recipients = ledger.check(item)
+            if conflict:
+                if counts is not None:
+                    counts.problem([Problem(label, "message.idempotency_key", conflict, row=row)], row)
+                continue
+            if len(recipients) < len(item.recipients):
+                if counts is not None:
+                    counts.values["duplicates"] += len(item.recipients) - len(recipients)
+                if not recipients:
+                    continue
+                item = replace(item, recipients=recipients)
+            if counts is not None:
+                counts.values["messages"] += 1
+            yield item
+    finally:
+        ledger.close()
+
+
+def _batches(messages: Iterable[RenderedMessage], lookup: Lookup, options: SendOptions,
+             counts: _Counts | None) -> Iterator[Batch]:
+    batcher = Batcher()
+    for message in messages:
+        decision = decide(message.recipients, message.content_hash, lookup(message.key),
+                          resend_unknown=options.resend_unknown)
+        if counts is not None:
+            counts.decided(message, decision)
+        deliveries = [Delivery(message.key, r, message.content_hash, message.row) for r in decision.recipients]
+        yield from batcher.add(message, deliveries)
+    yield from batcher.flush()
+
+
+def plan_pass(items: Iterable[Item], lookup: Lookup, options: SendOptions, *, label: str,
+              job_file: str = "") -> PlanSummary:
+    """The plan pass over `items` (`label`: the source, for problems). Raises `InvalidMessages` (up to 50
+    shown, all counted) unless `options.skip_invalid`; `job_file` is named in its note."""
+    counts = _Counts()
+    for _ in _batches(_checked(items, label, counts, frozenset()), lookup, options, counts):
+        counts.values["requests"] += 1
+    summary = counts.summary()
+    if summary.problem_count and not options.skip_invalid:
+        raise InvalidMessages(list(summary.problems), total=summary.problem_count,
+                              note=f"{job_file or label}: nothing was sent; fix the rows, or pass --skip-invalid "
+                                   "to send the valid rest")
+    return summary
+
+
+def send_pass(items: Iterable[Item], lookup: Lookup, options: SendOptions, plan: PlanSummary) -> Iterator[Batch]:
+    """Every request the job needs now, as `Batch`es (<= 500 recipients, identical content coalesced), rows
+    the `plan` found invalid left out."""
+    return _batches(_checked(items, "", None, plan.invalid_rows), lookup, options, None)
