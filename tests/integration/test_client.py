@@ -12,7 +12,7 @@ from mwsync.errors import AuthError
 from mwsync.config.job import RetryPolicy, Subscription
 from mwsync.rules import DEMO_CLIENT
 from mwsync.send.throttle import SlidingWindowLimiter, Unlimited
-from tests.conftest import EVENT_ID
+from tests.support import EVENT_ID
 
 FAST = RetryPolicy(max_attempts=4, backoff_initial_s=0.01, backoff_max_s=0.05, retry_after_default_s=0.2,
                    max_retry_after_s=2.0)

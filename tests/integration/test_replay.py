@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -17,9 +16,8 @@ from click.testing import CliRunner
 from mwsync.mock_server import MockServer
 from mwsync.cli import cli
 from mwsync.rules import DEMO_CLIENT
-from tests.conftest import CLIENT_ENV, EVENT_ID, job_dict
+from tests.support import CLIENT_ENV, EVENT_ID, REPO, job_dict
 
-ROOT = Path(__file__).resolve().parents[1]
 REPLAY_MESSAGE = {"event_id": "{{ event_id }}", "text": "{{ text | safe }}", "recipients": "{{ recipients }}",
                   "slots_from": "slots", "idempotency_key": "{{ idempotency_key }}"}
 
@@ -70,7 +68,7 @@ def test_bad_files_are_named(write_job, tmp_path, client_env, name, content, fra
 
 
 def test_example_replay_job_plans():
-    result = CliRunner().invoke(cli, ["plan", "--json", str(ROOT / "jobs/replay/message-set.yaml")])
+    result = CliRunner().invoke(cli, ["plan", "--json", str(REPO / "jobs/replay/message-set.yaml")])
     assert json.loads(result.output)["requests"] == 41
 
 

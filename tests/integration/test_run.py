@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from mwsync.mock_server import MockServer
 from mwsync.cli import cli
 from mwsync.rules import DEMO_CLIENT
-from tests.conftest import EVENT_ID, job_dict
+from tests.support import EVENT_ID, job_dict
 
 
 @pytest.fixture

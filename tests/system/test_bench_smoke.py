@@ -10,7 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.support import REPO
+
 
 
 def test_quick_run_writes_every_figure(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from collections import Counter
 from mwsync.mock_server import MockServer
 from mwsync.journal import SqliteJournal as Journal
 from mwsync.rules import DEMO_CLIENT
-from tests.conftest import CLIENT_ENV, job_dict
+from tests.support import CLIENT_ENV, job_dict
 
 ROWS = [{"id": str(i), "name": f"User {i}", "email": f"user{i}@example.com"} for i in range(60)]
 

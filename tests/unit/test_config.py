@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from mwsync.config import load_job, parse_throttle
 from mwsync.errors import ConfigError, UsageError
 from mwsync.config.models import job_schema
+from tests.support import REPO
 
-ROOT = Path(__file__).resolve().parents[1]
 ENV = {"MW_CLIENT_ID": "id", "MW_CLIENT_SECRET": "s3cret-value"}
 
 BASE = """\
@@ -151,12 +150,12 @@ def test_not_yaml_and_not_a_mapping(write_job):
 
 
 def test_published_schema_is_current():
-    published = json.loads((ROOT / "schema" / "job.schema.json").read_text())
+    published = json.loads((REPO / "schema" / "job.schema.json").read_text())
     assert published == job_schema(), "run `make schema` to regenerate schema/job.schema.json"
 
 
 def test_example_jobs_load():
-    for path in sorted((ROOT / "jobs").glob("*.yaml")):
+    for path in sorted((REPO / "jobs").glob("*.yaml")):
         job = load_job(path, environ={})
         assert job.subscription.embedded and job.source.path.is_file()
 

@@ -9,7 +9,7 @@ import pytest
 from mwsync.config import load_job
 from mwsync.errors import TemplateError
 from mwsync.templates import MessageRenderer
-from tests.conftest import job_dict
+from tests.support import job_dict
 
 TODAY = dt.date(2026, 11, 29)
 

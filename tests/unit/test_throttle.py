@@ -9,21 +9,7 @@ import pytest
 from ratelimit import RateLimitException, limits
 
 from mwsync.send.throttle import SlidingWindowLimiter, default_margin_s
-
-
-class FakeClock:
-    """Monotonic seconds that only move when `sleep` is called."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(round(seconds, 6))
-        self.now += seconds
+from tests.support import FakeClock
 
 
 def max_in_window(starts: list[float], window_s: float) -> int:
@@ -38,40 +24,40 @@ def max_in_window(starts: list[float], window_s: float) -> int:
 
 
 def test_first_limit_calls_start_at_once_then_one_window_later():
-    clock = FakeClock()
+    clock = FakeClock(start_s=0.0)
     limiter = SlidingWindowLimiter(3, 1.0, margin_s=0.0, clock=clock, sleep=clock.sleep)
     starts = []
     for _ in range(7):
         limiter.acquire()
-        starts.append(clock.now)
+        starts.append(clock.now_s)
     assert starts == [0, 0, 0, 1, 1, 1, 2]
     assert clock.sleeps == [1.0, 1.0]
 
 
 def test_no_window_ever_exceeds_the_limit_with_margin():
-    clock = FakeClock()
+    clock = FakeClock(start_s=0.0)
     limiter = SlidingWindowLimiter(10, 1.0, clock=clock, sleep=clock.sleep)
     starts = []
     for i in range(100):
-        clock.now += 0.013 * (i % 7)  # irregular arrivals
+        clock.now_s += 0.013 * (i % 7)  # irregular arrivals
         limiter.acquire()
-        starts.append(clock.now)
+        starts.append(clock.now_s)
     assert max_in_window(starts, 1.0 + default_margin_s(1.0) - 1e-9) == 10
 
 
 def test_fixed_window_decorator_lets_twice_the_limit_through_a_boundary():
     """Why we don't use `ratelimit.limits` alone: measured, a fixed window allows 2 x limit in one span."""
-    clock = FakeClock()
+    clock = FakeClock(start_s=0.0)
 
     @limits(calls=10, period=1, clock=clock)  # its window runs from 0.0 to 1.0
     def call():
-        return clock.now
+        return clock.now_s
 
-    clock.now = 0.95
+    clock.now_s = 0.95
     starts = []
     for _ in range(10):
         starts.append(call())
-    clock.now = 1.05  # the decorator's window has reset: 20 calls within 0.1 s
+    clock.now_s = 1.05  # the decorator's window has reset: 20 calls within 0.1 s
     for _ in range(10):
         try:
             starts.append(call())
@@ -81,11 +67,11 @@ def test_fixed_window_decorator_lets_twice_the_limit_through_a_boundary():
 
 
 def test_pause_after_429_holds_every_caller():
-    clock = FakeClock()
+    clock = FakeClock(start_s=0.0)
     limiter = SlidingWindowLimiter(100, 1.0, margin_s=0.0, clock=clock, sleep=clock.sleep)
     limiter.pause(2.5)
     limiter.acquire()
-    assert clock.now == 2.5
+    assert clock.now_s == 2.5
 
 
 def test_each_429_widens_the_margin_up_to_a_tenth_of_the_window():

@@ -7,24 +7,12 @@ import uuid
 import requests
 
 from mwsync.mock_server import MockServer
+from tests.support import FakeClock  # noqa: F401 - the suite's one fake clock, re-exported for these tests
 
 CLIENT_ID = "mwsync-demo"
 CLIENT_SECRET = "mwsync-demo-secret"
 EVENT_ID = "5c1d6f0e-6a8b-4c53-9a51-0f7b8e4a2d11"
 TOKEN_FORM = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "grant_type": "client_credentials"}
-
-
-class FakeClock:
-    """Monotonic seconds that move only when told: `clock.advance(0.5)`."""
-
-    def __init__(self, start_s: float = 1000.0) -> None:
-        self.now_s = start_s
-
-    def __call__(self) -> float:
-        return self.now_s
-
-    def advance(self, seconds: float) -> None:
-        self.now_s += seconds
 
 
 def get_token(srv: MockServer, http: requests.Session) -> str:

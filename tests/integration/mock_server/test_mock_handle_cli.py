@@ -20,7 +20,7 @@ from mwsync.mock_server import MockServer
 from mwsync.mock_server.cli import FAULT_FIELDS_BY_DEST, _fault_spec, main
 from mwsync.mock_server.settings import load_users_file
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def _mock_threads() -> list[threading.Thread]:
