@@ -1,5 +1,5 @@
 """Fixtures for every tier: a real mock server on 127.0.0.1 (port 0), client credentials in the
-environment, a job-file writer.
+environment, a job-file writer; and no test inherits `CI` from the shell (CI sets `CI=true`).
 
 Tiers (see README, Development): `unit/` pure, `integration/` the real mock on 127.0.0.1, `recorded/`
 cassettes, `system/` subprocesses, signals, Locust, the wheel, the benchmark (marked `slow`). Builders
@@ -17,6 +17,13 @@ import yaml
 from mwsync.mock_server import MockServer
 from mwsync.rules import DEMO_CLIENT
 from tests.support import CLIENT_ENV
+
+
+@pytest.fixture(autouse=True)
+def _no_ci_from_the_shell(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CI runs `.ci/run` with `CI=true`: no test may depend on that by accident. A test about CI sets it
+    itself (`monkeypatch.setenv("CI", "true")`); subprocesses started with `os.environ` inherit neither."""
+    monkeypatch.delenv("CI", raising=False)
 
 
 @pytest.fixture
