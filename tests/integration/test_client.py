@@ -136,27 +136,6 @@ def test_api_key_is_sent_as_static_bearer():
         assert send(client).state == "sent" and server.stats()["tokens_issued"] == 0
 
 
-@pytest.mark.parametrize("header,expected", [(None, None), ("3", 3.0), ("-1", 0.0), ("soon", None),
-                                             ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0)],
-                         ids=["absent", "seconds", "negative", "garbage", "past-http-date"])
-def test_retry_after_forms(header, expected):
-    import requests
-
-    from mwsync.send.session import retry_after_s
-
-    response = requests.Response()
-    if header is not None:
-        response.headers["Retry-After"] = header
-    assert retry_after_s(response) == expected
-
-
-def test_plain_http_to_a_remote_host_is_refused():
-    from mwsync.errors import UsageError
-
-    with pytest.raises(UsageError, match="plain http"):
-        make_client("http://api.moveworks.example")
-
-
 def test_token_is_stamped_after_the_slot_wait_not_before():
     """A send that waits for a slot longer than its token lives goes out with a fresh token, not a 401."""
     with MockServer(clients=dict([DEMO_CLIENT]), token_ttl_s=1.0) as server:

@@ -1,26 +1,13 @@
-"""The client-side limiter: no span of window_s ever holds more than `limit` starts (fake clock, no sleeps)."""
+"""The client-side limiter: no span of window_s ever holds more than `limit` starts (fake clock, no sleeps;
+threads under the real clock: tests/integration/test_concurrency.py)."""
 
 from __future__ import annotations
-
-import threading
-import time
 
 import pytest
 from ratelimit import RateLimitException, limits
 
 from mwsync.send.throttle import SlidingWindowLimiter, default_margin_s
-from tests.support import FakeClock
-
-
-def max_in_window(starts: list[float], window_s: float) -> int:
-    """Most starts in any half-open span [t, t + window_s)."""
-    starts = sorted(starts)
-    best, lo = 0, 0
-    for hi, t in enumerate(starts):
-        while starts[lo] <= t - window_s:
-            lo += 1
-        best = max(best, hi - lo + 1)
-    return best
+from tests.support import FakeClock, max_in_window
 
 
 def test_first_limit_calls_start_at_once_then_one_window_later():
@@ -81,27 +68,6 @@ def test_each_429_widens_the_margin_up_to_a_tenth_of_the_window():
         limiter.pause(0)
         margins.append(limiter.margin_s)
     assert margins == pytest.approx([0.04, 0.08, 0.1, 0.1, 0.1])
-
-
-def test_threads_share_one_budget():
-    """Real clock, small window: 4 threads x 10 calls under 10 per 0.5 s take at least 1.5 s."""
-    limiter = SlidingWindowLimiter(10, 0.5, margin_s=0.0)
-    starts: list[float] = []
-    lock = threading.Lock()
-
-    def worker():
-        for _ in range(10):
-            limiter.acquire()
-            with lock:
-                starts.append(time.monotonic())
-
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(starts) == 40
-    assert max_in_window(starts, 0.5 - 0.005) <= 10
 
 
 @pytest.mark.parametrize("window_s,expected", [(1.0, 0.02), (10.0, 0.1), (60.0, 0.25)], ids=["1s", "10s", "60s"])
