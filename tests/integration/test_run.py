@@ -1,31 +1,14 @@
-"""`mwsync run` end to end, in-process with click's CliRunner, against the real mock server."""
+"""`mwsync run` end to end, in-process with click's CliRunner (the `mwsync` fixture), against the real mock server."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from click.testing import CliRunner
 
 from mwsync.mock_server import MockServer
-from mwsync.cli import cli
 from mwsync.rules import DEMO_CLIENT
-from tests.support import EVENT_ID, job_dict
-
-
-@pytest.fixture
-def mwsync(tmp_path, client_env):
-    """Invoke `mwsync ARGS...` in-process with the journal in tmp_path; returns click's Result."""
-
-    def invoke(*args: str):
-        result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-        return result
-
-    return invoke
-
-
-def rows(n, start=0):
-    return [{"id": str(i), "name": f"User {i}", "email": f"user{i}@example.com"} for i in range(start, start + n)]
+from tests.support import EVENT_ID, job_dict, rows
 
 
 def run_args(job, server, tmp_path, *extra):

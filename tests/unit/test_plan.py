@@ -7,13 +7,9 @@ import pytest
 from mwsync.plan import Batcher, Estimate, message_problems
 from mwsync.rules import MAX_RECIPIENTS
 from mwsync.rate import Rate
-from mwsync.records import Delivery, RenderedMessage
-
-EVENT = "3f1c2a9e-5b7d-4e8f-9a10-2b3c4d5e6f70"
-
-
-def msg(key="k", text="hello", recipients=("a@example.com",), event=EVENT, slots=None, row=1):
-    return RenderedMessage("job", row, key, event, tuple(recipients), text, slots or {})
+from mwsync.records import Delivery
+from tests.support import EVENT_ID as EVENT
+from tests.support import make_message as msg
 
 
 def deliveries(m):
