@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast install record loadtest bench schema clean
+.PHONY: demo test test-fast lint install record loadtest bench schema clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ test: $(STAMP)
 ## Run every tier but the slow system tests (subprocesses, signals, Locust, the wheel, the benchmark).
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
+
+## Lint every Python file (ruff; configuration in pyproject.toml).
+lint: $(STAMP)
+	$(BIN)/ruff check .
 
 ## Regenerate the published job-file JSON Schema.
 schema: $(STAMP)
