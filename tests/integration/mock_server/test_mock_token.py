@@ -55,7 +55,7 @@ def test_token_request_errors(srv, http, kind, fields, status, code):
 @pytest.mark.parametrize(
     ("content_type", "body"),
     [("text/plain", b"client_id=x"), (None, b""), ("application/json", b"{not json"), ("application/json", b"[1, 2]"),
-     ("application/x-www-form-urlencoded", "client_id=a&client_id=b".encode()),
+     ("application/x-www-form-urlencoded", b"client_id=a&client_id=b"),
      ("application/x-www-form-urlencoded", b"\xff\xfe")],
     ids=["text-plain", "no-content-type", "bad-json", "json-array", "repeated-field", "not-utf8"],
 )  # fmt: skip
