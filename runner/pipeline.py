@@ -15,11 +15,11 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterator, Sequence
 
 from .config import Job, load_job, parse_throttle
 from .errors import ConfigError, Problem, TemplateError
@@ -31,6 +31,7 @@ from .rules import API_DEFAULT_RATE, DEMO_CLIENT, EMBEDDED_RATE_LIMIT
 from .send import Limiter, MoveworksClient, Sender, SlidingWindowLimiter
 from .sources import iter_rows
 from .templates import MessageRenderer
+
 
 @dataclass(frozen=True)
 class RunOptions:

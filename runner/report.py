@@ -13,9 +13,9 @@ Targets are printed as the API URL (no credentials ever appear in a report).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 from .config.job import Job
 from .journal import JournalBackend

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Literal, Mapping
+from typing import Literal
 from urllib.parse import urlsplit
 
 from .rate import Rate

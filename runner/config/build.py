@@ -7,8 +7,9 @@ Problems are reported through `problem(key_path, message)`; `mwsync.config.loade
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import UsageError

@@ -13,8 +13,8 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ..errors import JournalError
 from ..records import Batch, SendResult

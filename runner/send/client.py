@@ -16,7 +16,8 @@ from __future__ import annotations
 import json
 import threading
 import time
-from typing import Callable, Literal, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Literal
 from urllib.parse import quote
 
 import requests

@@ -6,11 +6,11 @@ import socket
 
 import pytest
 
-from mwsync.mock_server import MockServer
-from mwsync.send.client import MoveworksClient
-from mwsync.errors import AuthError
 from mwsync.config.job import RetryPolicy, Subscription
+from mwsync.errors import AuthError
+from mwsync.mock_server import MockServer
 from mwsync.rules import DEMO_CLIENT
+from mwsync.send.client import MoveworksClient
 from mwsync.send.throttle import SlidingWindowLimiter, Unlimited
 from tests.support import EVENT_ID
 

@@ -19,15 +19,14 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping
 from urllib.parse import parse_qsl
 
+from cassette_scrub import ACCESS_TOKEN, REQUEST_FIELDS, RESPONSE_FIELDS
 from vcr.serialize import deserialize
 from vcr.serializers import yamlserializer
-
-from cassette_scrub import ACCESS_TOKEN, REQUEST_FIELDS, RESPONSE_FIELDS
 
 DEMO_SECRET = "mwsync-demo-secret"
 ENV_PREFIX = "MOVEWORKS_"

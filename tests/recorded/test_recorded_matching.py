@@ -9,10 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from vcr.errors import CannotOverwriteExistingCassetteException
-
 from cassette_scrub import REPLAY_URL
 from recording import EVENT_ID, RECIPIENT, REPLAY
+from vcr.errors import CannotOverwriteExistingCassetteException
 
 SLOTS_CASSETTE = str(Path(__file__).parents[1] / "cassettes" / "test_recorded_send"
                      / "test_send_with_slots_scrubs_configured_slot.yaml")

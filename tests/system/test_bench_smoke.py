@@ -13,7 +13,6 @@ from pathlib import Path
 from tests.support import REPO
 
 
-
 def test_quick_run_writes_every_figure(tmp_path: Path) -> None:
     out = tmp_path / "bulk.json"
     done = subprocess.run(

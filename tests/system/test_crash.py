@@ -9,8 +9,8 @@ import sys
 import time
 from collections import Counter
 
-from mwsync.mock_server import MockServer
 from mwsync.journal import SqliteJournal as Journal
+from mwsync.mock_server import MockServer
 from mwsync.rules import DEMO_CLIENT
 from tests.support import CLIENT_ENV, job_dict
 

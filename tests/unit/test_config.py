@@ -7,8 +7,8 @@ import json
 import pytest
 
 from mwsync.config import load_job, parse_throttle
-from mwsync.errors import ConfigError, UsageError
 from mwsync.config.models import job_schema
+from mwsync.errors import ConfigError, UsageError
 from tests.support import REPO
 
 ENV = {"MW_CLIENT_ID": "id", "MW_CLIENT_SECRET": "s3cret-value"}

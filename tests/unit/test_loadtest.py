@@ -8,11 +8,17 @@ import importlib.util
 import pytest
 
 from mwsync.errors import UsageError
-from mwsync.rate import Rate
 from mwsync.loadtest import LOCUSTFILE, LoadtestOptions, plan_for, resolve_profile
 from mwsync.loadtest.verdict import (
-    LoadPlan, Observation, achieved_rate, delivery, judge, needed_users, profile_bound,
+    LoadPlan,
+    Observation,
+    achieved_rate,
+    delivery,
+    judge,
+    needed_users,
+    profile_bound,
 )
+from mwsync.rate import Rate
 from tests.support.loadtest import REPORT_KEYS
 
 CI = Rate(20, 2.0, "ci")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from mwsync.plan import Batcher, Estimate, message_problems
-from mwsync.rules import MAX_RECIPIENTS
 from mwsync.rate import Rate
 from mwsync.records import Delivery
+from mwsync.rules import MAX_RECIPIENTS
 from tests.support import EVENT_ID as EVENT
 from tests.support import make_message as msg
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mwsync.errors import ConfigError
 from mwsync.config.job import SourceSpec
+from mwsync.errors import ConfigError
 from mwsync.sources import iter_rows
 
 
