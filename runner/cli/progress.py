@@ -53,8 +53,8 @@ class BarProgress(Progress):
 
     def __init__(self, console: Console | None = None):
         self._bar = RichProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("requests"), _RateColumn(), TimeRemainingColumn(), console=console or Console(stderr=True),
-                                 transient=True)
+                                 TextColumn("requests"), _RateColumn(), TimeRemainingColumn(),
+                                 console=console or Console(stderr=True), transient=True)
         self._tasks: dict[str, TaskID] = {}
 
     def __enter__(self) -> BarProgress:

@@ -128,8 +128,8 @@ class SqliteJournal:
         """Record every delivery of `batch` as `pending` (committed before the request); return its request id."""
         request_id = uuid.uuid4().hex
         now = self._clock()
-        rows = [(self.target, self.job, d.key, address_key(d.recipient), d.content, request_id, self.run_id, d.row, now, now)
-                for d in batch.deliveries]  # one row per person: addresses are recorded lower-case
+        rows = [(self.target, self.job, d.key, address_key(d.recipient), d.content, request_id, self.run_id, d.row,
+                 now, now) for d in batch.deliveries]  # one row per person: addresses are recorded lower-case
         with self._lock, self._db:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.executemany(
@@ -178,7 +178,8 @@ class SqliteJournal:
                 f"SELECT key, MIN(source_row), state, http_status, error_code, error_message, COUNT(*) "
                 f"FROM deliveries WHERE {where} GROUP BY key, state ORDER BY MIN(source_row) LIMIT ?",
                 args + (limit,)).fetchall()
-        return [dict(zip(("key", "row", "state", "status", "code", "error", "recipients"), r)) for r in rows]
+        columns = ("key", "row", "state", "status", "code", "error", "recipients")
+        return [dict(zip(columns, r, strict=True)) for r in rows]
 
     def close(self) -> None:
         """Close the database connection and release the run lock."""

@@ -50,7 +50,8 @@ def test_wrong_secret_is_an_auth_error_without_the_secret(mock):
 
 def test_400_is_permanent_and_not_retried(mock):
     result = send(make_client(mock.url), text="x" * 20_001)
-    assert (result.state, result.status, result.attempts, result.code) == ("failed", 400, 1, "INVALID_VALUE_SIZE_TOO_LONG")
+    assert (result.state, result.status, result.attempts, result.code) == \
+        ("failed", 400, 1, "INVALID_VALUE_SIZE_TOO_LONG")
 
 
 def test_429_with_retry_after_is_waited_then_sent(mock):

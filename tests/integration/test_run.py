@@ -39,7 +39,8 @@ def test_new_rows_only_are_sent_on_rerun(mwsync, write_job, mock, tmp_path):
 
 def test_profile_matching_a_sliding_server_limit_meets_no_429(mwsync, write_job, tmp_path):
     with MockServer(rate_limit=(10, 2.0), clients=dict([DEMO_CLIENT])) as server:
-        result = mwsync(*run_args(write_job(job_dict(source={"rows": rows(24)})), server, tmp_path, "--throttle", "10/2"))
+        job = write_job(job_dict(source={"rows": rows(24)}))
+        result = mwsync(*run_args(job, server, tmp_path, "--throttle", "10/2"))
         stats = server.stats()
     assert result.exit_code == 0, result.output
     assert stats["status_429"] == 0 and stats["max_requests_in_window"] <= 10
@@ -122,7 +123,7 @@ def test_unknown_outcome_is_held_until_resend_unknown(mwsync, write_job, mock, t
     assert first.exit_code == 1 and "unknown 1" in first.output
     second = mwsync(*run_args(job, mock, tmp_path))
     assert second.exit_code == 1 and "in doubt" in second.output and len(mock.messages()) == 3
-    held = mwsync(*run_args(job, mock, tmp_path, "--report", tmp_path / "held.json"))
+    mwsync(*run_args(job, mock, tmp_path, "--report", tmp_path / "held.json"))
     assert [f["state"] for f in json.loads((tmp_path / "held.json").read_text())["failures"]] == ["unknown"]
     third = mwsync(*run_args(job, mock, tmp_path, "--resend-unknown"))
     assert third.exit_code == 0 and len(mock.messages()) == 4  # the user asked for the possible duplicate

@@ -37,7 +37,8 @@ def run_warnings(mwsync, path, tmp_path, *args) -> tuple[list[str], list[str]]:
 
 
 def warning_lines(output: str) -> list[str]:
-    return [line.strip().removeprefix("warning: ") for line in output.splitlines() if line.strip().startswith("warning:")]
+    lines = (line.strip() for line in output.splitlines())
+    return [line.removeprefix("warning: ") for line in lines if line.startswith("warning:")]
 
 
 @pytest.mark.parametrize(("target", "profile", "expected"), [

@@ -61,7 +61,8 @@ def test_throttle_override_and_bad_throttle(write_job):
 
 def test_unknown_profile_in_file_lists_valid_choices_with_line(write_job):
     path = write_job(BASE + "throttle:\n  profile: ongiong\n")
-    assert problems_of(path) == [f"{path}:13: throttle.profile: unknown 'ongiong' (valid: initial, ongoing, high_volume)"]
+    assert problems_of(path) == \
+        [f"{path}:13: throttle.profile: unknown 'ongiong' (valid: initial, ongoing, high_volume)"]
 
 
 def test_every_problem_reported_at_once(write_job):
@@ -80,7 +81,8 @@ def test_duplicate_keys_are_rejected_with_both_lines(write_job):
     assert any("vars.days: duplicate key (first defined on line" in p for p in found)
 
 
-@pytest.mark.parametrize("literal", ["no", "0755", "2026-12-01", "1e3", "on"], ids=["no", "octal", "date", "float", "on"])
+@pytest.mark.parametrize("literal", ["no", "0755", "2026-12-01", "1e3", "on"],
+                         ids=["no", "octal", "date", "float", "on"])
 def test_yaml11_implicit_types_keep_the_written_string(write_job, literal):
     job = load_job(write_job(BASE + f"vars:\n  value: {literal}\n"), environ=ENV)
     assert job.vars["value"] == literal
@@ -89,12 +91,13 @@ def test_yaml11_implicit_types_keep_the_written_string(write_job, literal):
 
 
 def test_numbers_still_parse_where_the_schema_wants_numbers(write_job):
-    job = load_job(write_job(BASE + "throttle:\n  profile: mine\n  profiles:\n    mine: {limit: 0010, window_s: 2.5}\n"),
-                   environ=ENV)
+    text = BASE + "throttle:\n  profile: mine\n  profiles:\n    mine: {limit: 0010, window_s: 2.5}\n"
+    job = load_job(write_job(text), environ=ENV)
     assert (job.throttle.limit, job.throttle.window_s) == (10, 2.5)
 
 
-@pytest.mark.parametrize("value", ["hunter2-literal", "${MW_CLIENT_SECRET:-fallback-secret}"], ids=["literal", "default"])
+@pytest.mark.parametrize("value", ["hunter2-literal", "${MW_CLIENT_SECRET:-fallback-secret}"],
+                         ids=["literal", "default"])
 def test_literal_secret_is_an_error_with_the_fix(write_job, value):
     found = problems_of(write_job(BASE.replace("${MW_CLIENT_SECRET}", value)))
     assert any("subscription.client_secret" in p and "${" in p for p in found)
@@ -192,7 +195,7 @@ def test_plan_and_status_need_no_credentials(write_job):
 
 def test_alias_bomb_and_tabs_are_clear_errors(write_job):
     levels = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
-    for prev, name in zip("abcdef", "bcdefg"):
+    for prev, name in zip("abcdef", "bcdefg", strict=True):
         levels.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]")
     assert any("aliases" in p for p in problems_of(write_job("\n".join(levels) + "\n")))
     assert any("not tabs" in p for p in problems_of(write_job("message:\n\tevent_id: x\n")))

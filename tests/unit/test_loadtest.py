@@ -63,7 +63,8 @@ def test_profile_bound_in_the_server_window(profile, server, bound, fits):
     assert LoadPlan(profile, server, 6, 1).fits is fits
 
 
-@pytest.mark.parametrize(("rate", "round_trip_ms", "users"), [(10, 200, 2), (10, 205, 3), (10, 0, 1), (500 / 60, 300, 3)],
+@pytest.mark.parametrize(("rate", "round_trip_ms", "users"),
+                         [(10, 200, 2), (10, 205, 3), (10, 0, 1), (500 / 60, 300, 3)],
                          ids=["exact", "just-over", "no-latency", "ongoing"])
 def test_needed_users_is_rate_times_latency(rate, round_trip_ms, users):
     assert needed_users(rate, round_trip_ms) == users

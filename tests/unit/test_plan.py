@@ -54,8 +54,8 @@ def test_one_message_with_1200_recipients_is_split():
 
 
 def test_only_identical_event_text_and_slots_coalesce():
-    messages = [msg(key="a"), msg(key="b", recipients=["b@example.com"]),
-                msg(key="c", text="other"), msg(key="d", slots={"x": "1"}), msg(key="e", slots={"x": "1"}, recipients=["e@example.com"])]
+    messages = [msg(key="a"), msg(key="b", recipients=["b@example.com"]), msg(key="c", text="other"),
+                msg(key="d", slots={"x": "1"}), msg(key="e", slots={"x": "1"}, recipients=["e@example.com"])]
     batches = run(Batcher(), messages)
     assert sorted(sorted(d.key for d in b.deliveries) for b in batches) == [["a", "b"], ["c"], ["d", "e"]]
 
@@ -114,7 +114,8 @@ def test_email_fast_path_agrees_with_email_validator(address):
 
 
 def test_one_person_spelt_twice_is_listed_once():
-    batches = run(Batcher(), [msg(key="a", recipients=["Ann@Example.com"]), msg(key="b", recipients=["ann@example.com"])])
+    batches = run(Batcher(), [msg(key="a", recipients=["Ann@Example.com"]),
+                              msg(key="b", recipients=["ann@example.com"])])
     assert batches[0].recipients == ["Ann@Example.com"] and len(batches[0].deliveries) == 2
 
 
