@@ -3,7 +3,7 @@
 Why not a plain fixed window (the `ratelimit` package's `@limits` decorator): it resets its count at
 window boundaries, so `limit` calls at the end of one window and `limit` at the start of the next
 put 2 x `limit` starts inside one span of `window_s`, which a sliding-window server (the strictest
-reading of Moveworks' "120 requests per minute") answers with 429s. `tests/test_throttle.py`
+reading of Moveworks' "120 requests per minute") answers with 429s. `tests/unit/test_throttle.py`
 measures that. `SlidingWindowLimiter` keeps the start times of the last `limit` calls instead and
 lets a call start only `window_s` (+ a small margin for network jitter) after the call `limit`
 places before it.
