@@ -7,6 +7,7 @@ Problems are reported through `problem(key_path, message)`; `mwsync.config.loade
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
@@ -18,6 +19,8 @@ from .job import Job, MessageSpec, RetryPolicy, SourceSpec, Subscription
 from .models import JobFile
 
 KeyPath = tuple[Any, ...]
+#: An API key pasted with its header scheme (`Bearer abc`) would go out as `Bearer Bearer abc`.
+BEARER_PREFIX_RE = re.compile(r"^\s*bearer\s+", re.IGNORECASE)
 Report = Callable[[KeyPath, str], None]
 
 
@@ -63,7 +66,7 @@ def build_job(model: JobFile, path: Path, problem: Report, lines: Mapping[str, i
         profiles=profiles,
         concurrent_connections=model.throttle.concurrent_connections,
         concurrent_batch_executions=model.throttle.concurrent_batch_executions,
-        retry=RetryPolicy(**model.retry.model_dump()),
+        retry=RetryPolicy(**dict(model.retry.model_dump(), resend_on=frozenset(model.retry.resend_on))),
         message=message,
         source=source,
         templates_dir=(base / model.templates_dir),
@@ -139,10 +142,11 @@ def _subscription(model: JobFile, api_url: str | None, problem, check_credential
         api_url=None if url == EMBEDDED or why else normalize_url(url),
         client_id=sub.client_id,
         client_secret=sub.client_secret,
-        api_key=sub.api_key,
+        api_key=BEARER_PREFIX_RE.sub("", sub.api_key),
         token_request=sub.token_request,
         connect_timeout_s=sub.connect_timeout_s,
         read_timeout_s=sub.read_timeout_s,
+        request_deadline_s=sub.deadline_s,
     )
 
 
