@@ -12,7 +12,7 @@ import click
 from .. import __version__
 from ..errors import MwsyncError
 from ..redact import redact
-from .inspect import plan, schema, status, validate
+from .inspect import plan, resolve, schema, status, validate
 from .loadtest import loadtest
 from .send import replay, run
 
@@ -35,7 +35,7 @@ def cli() -> None:
     authenticated, exactly once. Start with `mwsync run JOB.yaml` (the embedded mock by default)."""
 
 
-for _command in (validate, plan, run, replay, status, schema, loadtest):
+for _command in (validate, plan, run, replay, status, resolve, schema, loadtest):
     cli.add_command(_command)
 
 

@@ -71,6 +71,8 @@ class _Watch:
         self.expired = False
 
 
+log = logging.getLogger("mwsync")
+NOTICE_WAIT_S = 5.0  # a 429 pause this long or longer is announced: a silent two-minute wait looks hung
 MAX_REFRESHES_PER_SLOT = 3  # a token that expires every time its send waits for a slot: give up
 _watches: dict[int, _Watch] = {}  # thread id -> the request that thread is sending
 _last = threading.local()  # `expired` of this thread's last request
@@ -166,9 +168,17 @@ class MoveworksSession(OAuth2Session):
         finally:
             slot.done()
         if response.status_code == 429:
-            wait = retry_after_s(response)
-            self.limiter.pause(min(self.max_retry_after_s, self.retry_after_default_s if wait is None else wait))
+            self._pause(response)
         return response
+
+    def _pause(self, response: requests.Response) -> None:
+        asked = retry_after_s(response)
+        wait = min(self.max_retry_after_s, self.retry_after_default_s if asked is None else asked)
+        self.limiter.pause(wait)
+        if wait >= NOTICE_WAIT_S:
+            why = "no Retry-After: retry.retry_after_default_s" if asked is None else f"Retry-After {asked:g} s" + (
+                ", capped by retry.max_retry_after_s" if asked > wait else "")
+            log.warning("429 from %s: no request starts for %g s (%s)", urlsplit(response.url).netloc, wait, why)
 
     def _send_within_deadline(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         watch = _Watch()
