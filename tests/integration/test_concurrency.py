@@ -37,7 +37,7 @@ def test_threads_share_one_budget():
 
     def worker():
         for _ in range(10):
-            limiter.acquire()
+            limiter.acquire().done()
             with lock:
                 starts.append(time.monotonic())
 

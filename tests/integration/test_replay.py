@@ -83,7 +83,7 @@ def test_repeated_keys_send_once_and_conflicting_content_is_refused(write_job, m
     sent = CliRunner().invoke(cli, args + ["--skip-invalid", "--report", str(tmp_path / "r.json")])
     received = sorted(r for m in mock.messages() for r in m["recipients"])
     assert received == ["a@example.com", "b@example.com", "c@example.com"], sent.output
-    report = json.loads((tmp_path / "r.json").read_text())
+    report = json.loads((tmp_path / "r.json").read_text())["jobs"][0]
     assert report["messages"]["duplicates"] == 1 and report["messages"]["invalid"] == 1
 
 

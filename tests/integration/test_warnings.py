@@ -33,7 +33,8 @@ def run_warnings(mwsync, path, tmp_path, *args) -> tuple[list[str], list[str]]:
     report = tmp_path / "report.json"
     result = mwsync("run", path, "--journal", tmp_path / "journal.sqlite", "--report", report, *args)
     assert result.exit_code == 0, result.output
-    return json.loads(report.read_text())["warnings"], warning_lines(result.output)
+    [job] = json.loads(report.read_text())["jobs"]
+    return job["warnings"], warning_lines(result.output)
 
 
 def warning_lines(output: str) -> list[str]:

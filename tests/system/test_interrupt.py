@@ -28,7 +28,7 @@ def test_ctrl_c_stops_cleanly_and_a_rerun_finishes(write_job, tmp_path):
             time.sleep(0.01)
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=20)
-        assert proc.returncode == 1 and "STOPPED: interrupted" in output, output
+        assert proc.returncode == 4 and "STOPPED: interrupted" in output, output
         assert "unknown 0" in output  # in-flight requests finished and were journalled
         at_stop = len(server.messages())
         assert at_stop < 80

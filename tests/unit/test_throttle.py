@@ -17,7 +17,7 @@ def test_first_limit_calls_start_at_once_then_one_window_later():
     limiter = SlidingWindowLimiter(3, 1.0, margin_s=0.0, clock=clock, sleep=clock.sleep)
     starts = []
     for _ in range(7):
-        limiter.acquire()
+        limiter.acquire().done()
         starts.append(clock.now_s)
     assert starts == [0, 0, 0, 1, 1, 1, 2]
     assert clock.sleeps == [1.0, 1.0]
@@ -29,7 +29,7 @@ def test_no_window_ever_exceeds_the_limit_with_margin():
     starts = []
     for i in range(100):
         clock.now_s += 0.013 * (i % 7)  # irregular arrivals
-        limiter.acquire()
+        limiter.acquire().done()
         starts.append(clock.now_s)
     assert max_in_window(starts, 1.0 + default_margin_s(1.0) - 1e-9) == 10
 
@@ -57,7 +57,7 @@ def test_pause_after_429_holds_every_caller():
     clock = FakeClock(start_s=0.0)
     limiter = SlidingWindowLimiter(100, 1.0, margin_s=0.0, clock=clock, sleep=clock.sleep)
     limiter.pause(2.5)
-    limiter.acquire()
+    limiter.acquire().done()
     assert clock.now_s == 2.5
 
 
