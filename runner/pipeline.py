@@ -25,10 +25,10 @@ from .errors import ConfigError, Interrupted, Problem, ProblemList, TemplateErro
 from .journal import JournalBackend, SqliteJournal
 from .plan import Estimate, PlanSummary, SendOptions, no_journal, plan_pass, send_pass
 from .records import Filtered, Rejected, RenderedMessage
+from .redact import SECRETS
 from .report import JobReport, build_report, rate_warning
 from .rules import API_DEFAULT_RATE, DEMO_CLIENT, EMBEDDED_RATE_LIMIT
-from .redact import SECRETS
-from .send import Limiter, MoveworksClient, Sender, SendSummary, SlidingWindowLimiter
+from .send import Limiter, MoveworksClient, SendSummary, Sender, SlidingWindowLimiter
 from .send.stop import StopSignal, interrupted_reason, running
 from .sources import iter_rows
 from .templates import MessageRenderer

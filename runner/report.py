@@ -20,13 +20,13 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 from .config.job import Job
-from .journal import JournalBackend
 from .errors import MwsyncError
+from .journal import JournalBackend
 from .plan import PlanSummary
 from .redact import redact
 from .rules import API_DEFAULT_RATE

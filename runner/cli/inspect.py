@@ -10,7 +10,6 @@ import click
 
 from ..errors import UsageError
 from ..redact import redact
-
 from .options import JOB_ARG, STATE_DIR, as_date, throttle_options
 from .output import failure_line
 

@@ -7,9 +7,10 @@ Schema generated from `JobFile` (published as `schema/job.schema.json` for edito
 
 from __future__ import annotations
 
-from typing import Literal, Union
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -82,7 +83,7 @@ class MessageModel(_Strict):
     event_id: str = Field(..., description="UUID of the Moveworks event (may be a template or ${ENV}).")
     template: str | None = Field(None, description="Template file under the job's templates directory.")
     text: str | None = Field(None, description="Inline template text (instead of `template`).")
-    recipients: Union[str, list[str]] = Field(
+    recipients: str | list[str] = Field(
         ..., description="E-mail template(s): a string (comma-separated allowed) or a list of strings."
     )
     slots: dict[str, str] = Field(default_factory=dict, description="Context slots: name -> template.")
@@ -94,7 +95,7 @@ class MessageModel(_Strict):
     )
 
     @model_validator(mode="after")
-    def _one_text(self) -> "MessageModel":
+    def _one_text(self) -> MessageModel:
         if (self.template is None) == (self.text is None):
             raise ValueError("give exactly one of `template` (a file) or `text` (inline)")
         return self
@@ -122,7 +123,7 @@ class SourceModel(_Strict):
     delimiter: str = Field(",", min_length=1, max_length=1, description="CSV delimiter.")
 
     @model_validator(mode="after")
-    def _one_source(self) -> "SourceModel":
+    def _one_source(self) -> SourceModel:
         given = [name for name in ("csv", "jsonl", "rows") if getattr(self, name) is not None]
         if len(given) != 1:
             raise ValueError(f"give exactly one of csv, jsonl or rows (got {', '.join(given) or 'none'})")
