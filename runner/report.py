@@ -131,7 +131,8 @@ def build_report(job: Job, plan: PlanSummary, sent: SendSummary | None, journal:
         recipients=plan.recipients, duration_s=round(duration_s, 3), dry_run=dry_run,
         stopped=redact(sent.stopped) if sent else None,
         warnings=[redact(w) for w in plan_warnings(job, plan, recovered)],
-        failures=[dict(f, error=redact(f["error"])) for f in _invalid_rows(plan) + _journal_failures(journal, plan, sent)],
+        failures=[dict(f, error=redact(f["error"]))
+                  for f in _invalid_rows(plan) + _journal_failures(journal, plan, sent)],
     )
 
 
