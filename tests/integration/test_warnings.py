@@ -25,7 +25,7 @@ def plan_warnings(mwsync, path) -> tuple[list[str], list[str]]:
     assert as_json.exit_code == 0, as_json.output
     entry = json.loads(as_json.output)
     printed = mwsync("plan", path)
-    return [entry["warning"]] if "warning" in entry else [], warning_lines(printed.output)
+    return entry["warnings"], warning_lines(printed.output)
 
 
 def run_warnings(mwsync, path, tmp_path, *args) -> tuple[list[str], list[str]]:
@@ -69,9 +69,6 @@ def test_plan_and_run_give_the_same_warnings_for_the_same_target(request, mwsync
         assert len(request.getfixturevalue("mock").messages()) == 5  # `run` did send: the comparison is real
 
 
-@pytest.mark.xfail(strict=True, reason="bug: `mwsync plan` reports only the 120/min warning (runner/pipeline.py "
-                                       "plan_jobs uses rate_warning, run uses report.plan_warnings), so it is "
-                                       "silent about repeated keys and empty sources that `run` warns about")
 @pytest.mark.parametrize("source", [{"rows": rows(2) + rows(1)}, {"rows": []}], ids=["repeated-key", "no-rows"])
 def test_plan_and_run_agree_on_warnings_about_the_rows(mwsync, write_job, tmp_path, source):
     path = write_job(job_dict(source=source))
