@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl
 from vcr.serialize import deserialize
 from vcr.serializers import yamlserializer
 
-from cassette_scrub import ACCESS_TOKEN, REQUEST_FIELDS, RESPONSE_FIELDS
+from mwsync.mock_server.cassettes import ACCESS_TOKEN, REQUEST_FIELDS, RESPONSE_FIELDS
 
 DEMO_SECRET = "mwsync-demo-secret"
 ENV_PREFIX = "MOVEWORKS_"

@@ -20,7 +20,7 @@ from typing import Callable
 
 import pytest
 
-from cassette_scrub import ACCESS_TOKEN, REDACTED, REQUEST_FIELDS, Scrubber
+from mwsync.mock_server.cassettes import ACCESS_TOKEN, REDACTED, REQUEST_FIELDS, Scrubber
 from mwsync.mock_server import MockServer
 from recording import (
     FAST_RETRY, MOCK_CLIENT, MOCK_DEFAULTS, REPLAY, TENANT, Target, recording_mode, replay_target, tenant_aliases,
@@ -70,7 +70,7 @@ def vcr_cassette_dir(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def vcr_config(request: pytest.FixtureRequest, recording: str) -> dict:
-    """The one cassette configuration: scrub credentials (see `cassette_scrub`), match on method, path,
+    """The one cassette configuration: scrub credentials (see `mwsync.mock_server.cassettes`), match on method, path,
     query and body (JSON compared parsed, so key order does not matter), never on scheme, host or port."""
     marker = request.node.get_closest_marker("scrub")
     fields = dict(REQUEST_FIELDS, **{path: REDACTED for path in (marker.args if marker else ())})

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from cassette_scrub import REPLAY_URL
+from mwsync.mock_server.cassettes import REPLAY_URL
 from mwsync.mock_server import MockServer
 from mwsync.config.job import RetryPolicy
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from vcr.errors import CannotOverwriteExistingCassetteException
 
-from cassette_scrub import REPLAY_URL
+from mwsync.mock_server.cassettes import REPLAY_URL
 from recording import EVENT_ID, RECIPIENT, REPLAY
 
 SLOTS_CASSETTE = str(Path(__file__).parents[1] / "cassettes" / "test_recorded_send"
