@@ -48,7 +48,7 @@ def int_param(req: falcon.asgi.Request, name: str, default: int | None = None, h
     text = req.get_param(name)
     if text is None:
         return default
-    if not text.isdigit() or (high is not None and int(text) > high):
+    if not (text.isascii() and text.isdigit()) or (high is not None and int(text) > high):
         bound = f"0..{high}" if high is not None else ">= 0"
         raise bad_request(f"{name} must be a whole number {bound}, got {text[:40]!r}")
     return int(text)
@@ -132,7 +132,11 @@ class Faults(Resource):
 
 class RevokeTokens(Resource):
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        client_id = (await read_json_object(req)).get("client_id")
+        doc = await read_json_object(req)
+        unknown = sorted(set(doc) - {"client_id"})
+        if unknown:
+            raise bad_request(f"unknown field(s) {', '.join(unknown)[:200]} (valid: client_id)")
+        client_id = doc.get("client_id")
         if client_id is not None and not isinstance(client_id, str):
             raise bad_request(f"{INCORRECT_DATA_TYPE}: client_id must be a string")
         resp.media = {"revoked": self.state.revoke_tokens(client_id)}

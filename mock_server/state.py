@@ -104,8 +104,9 @@ class MockState:
         with self.lock:
             items = self.ledger.page(after, None if limit is None else limit + 1)
         more = limit is not None and len(items) > limit
-        page = [decode(item) for item in (items[:limit] if more else items)]
-        return page, (page[-1]["seq"] if more else None)
+        chosen = items[:limit] if more else items
+        next_after = (chosen[-1][0] if chosen else after) if more else None
+        return [decode(item) for item in chosen], next_after
 
     def message_totals(self) -> tuple[int, int]:
         """`(accepted since the last reset, kept)`."""

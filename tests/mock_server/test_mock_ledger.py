@@ -44,7 +44,7 @@ def test_byte_bound_evicts_oldest_whatever_keep_says():
     assert decode(ledger.page()[-1])["message"] == "message-09"
 
 
-@pytest.mark.parametrize(("after", "limit", "expected"), [(0, 2, [1, 2]), (2, 2, [3, 4]), (4, 5, [5]), (5, 5, []),
+@pytest.mark.parametrize(("after", "limit", "expected"), [(0, 0, []), (0, 2, [1, 2]), (2, 2, [3, 4]), (4, 5, [5]), (5, 5, []),
                                                           (0, None, [1, 2, 3, 4, 5]), (99, 1, [])])
 def test_page_by_sequence_number(after, limit, expected):
     ledger = MessageLedger(keep=10)

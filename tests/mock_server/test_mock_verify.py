@@ -112,3 +112,12 @@ def test_log_headers_and_bodies_redact_secrets(http):
 def test_bodies_and_headers_are_not_logged_by_default(srv, http):
     send(srv, http, get_token(srv, http))
     assert all("body" not in e and "headers" not in e for e in srv.requests())
+
+
+def test_limit_zero_and_non_ascii_digits(srv, http):
+    """Found by Schemathesis: `limit=0` with messages kept, and `status=²` (a Unicode digit)."""
+    send(srv, http, get_token(srv, http))
+    page = http.get(f"{srv.url}/_mock/messages", params={"limit": 0}).json()
+    assert (page["messages"], page["next_after"]) == ([], 0)
+    assert error_of(http.get(f"{srv.url}/_mock/requests", params={"status": "²"}))[:2] == (400, "BAD_REQUEST")
+    assert error_of(http.post(f"{srv.url}/_mock/revoke-tokens", json={"client": "x"}))[:2] == (400, "BAD_REQUEST")
