@@ -71,8 +71,8 @@ class Gateway:
             closing = [] if await _drain(receive, _content_length(scope)) else [(b"connection", b"close")]
             body = error_body(PAYLOAD_TOO_LARGE, f"Request body exceeds {MAX_BODY_BYTES} bytes")
             await _send_json(send, 413, body, [*headers, *closing])
-        elif self.proxy is not None:
-            await self.proxy(scope, receive, _with_headers(send, headers))
+        elif self.proxy is not None:  # the tenant's own rate-limit headers pass through
+            await self.proxy(scope, receive, send)
         else:
             await self._forward(scope, receive, send, headers)
         duration_ms = (time.perf_counter() - started_s) * 1000.0
@@ -141,15 +141,6 @@ def _capturing(send: Send, seen: dict[str, Any], keep_body: bool) -> Send:
             seen["status"] = message["status"]
         elif keep_body and message.get("body"):
             seen.setdefault("body", []).append(bytes(message["body"]))
-        await send(message)
-
-    return wrapped
-
-
-def _with_headers(send: Send, headers: list[tuple[bytes, bytes]]) -> Send:
-    async def wrapped(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            message = {**message, "headers": [*message.get("headers", ()), *headers]}
         await send(message)
 
     return wrapped

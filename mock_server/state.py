@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +60,8 @@ class MockState:
         self.log = RequestLog(self.settings.request_log_size)
         self.requests = 0
         self.by_status: Counter[str] = Counter()
+        self.proxy_counts: Counter[str] = Counter({"forwarded": 0, "refused": 0, "unreachable": 0, "violations": 0})
+        self.recent_violations: deque[str] = deque(maxlen=20)
 
     # -- gateway -------------------------------------------------------------------------------------------
     def admit(self) -> Admission:
@@ -92,6 +94,14 @@ class MockState:
         at_s = time.time()
         with self.lock:
             return self.ledger.add(endpoint, event_id, payload, token_id, raw, at_s)
+
+    def count_proxy(self, kind: str, violations: list[str] | tuple[str, ...] = ()) -> None:
+        """Proxy mode: count one `forwarded`, `refused` or `unreachable` request and its contract violations."""
+        with self.lock:
+            self.proxy_counts[kind] += 1
+            if violations:
+                self.proxy_counts["violations"] += 1
+                self.recent_violations.append("; ".join(violations))
 
     # -- inspection ----------------------------------------------------------------------------------------
     def messages(self) -> list[dict[str, Any]]:
@@ -138,6 +148,7 @@ class MockState:
         """The `/_mock/stats` document (see docs/mock-server.md)."""
         with self.lock:
             rate, ledger = self.settings.rate_limit, self.ledger
+            proxy = {"proxy": {**self.proxy_counts, "recent_violations": list(self.recent_violations)}}
             return {
                 "requests": self.requests,
                 "by_status": dict(sorted(self.by_status.items())),
@@ -154,6 +165,7 @@ class MockState:
                 },
                 "max_requests_in_window": self.peak.peak,
                 "faults": dict(self.faults.counts),
+                **(proxy if self.settings.proxy_to else {}),
             }  # fmt: skip
 
     # -- control -------------------------------------------------------------------------------------------
