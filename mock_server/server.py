@@ -160,7 +160,7 @@ class MockServer:
         config = uvicorn.Config(
             create_app(self.state), http=AbortableHttpToolsProtocol, loop=self._loop, ws="none",
             lifespan="off", access_log=False, log_config=None, log_level="warning", server_header=False,
-            timeout_keep_alive=30, timeout_graceful_shutdown=2,
+            proxy_headers=False, timeout_keep_alive=30, timeout_graceful_shutdown=2,
         )  # fmt: skip
         self._server = uvicorn.Server(config)
         return self._server, sock
