@@ -124,7 +124,8 @@ def _with_fault_options(command: Any) -> Any:
 @click.option("--record-to", type=click.Path(dir_okay=False), help="With --proxy-to: write what passed as a cassette here.")
 @_with_fault_options
 def main(**options: Any) -> None:
-    """Run a mock Moveworks Events API server until Ctrl-C (see docs/mock-server.md)."""
+    """Run a mock Moveworks Events API server until Ctrl-C or SIGTERM: token, auth test and sends as the
+    public contract describes, an org-wide rate limit, fault injection and /_mock/ inspection."""
     faults = _fault_spec(options)
     users_file = options.pop("users_file")
     options["rate_limit_headers"] = not options.pop("no_rate_limit_headers")

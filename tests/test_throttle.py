@@ -97,16 +97,6 @@ def test_each_429_widens_the_margin_up_to_a_tenth_of_the_window():
     assert margins == pytest.approx([0.04, 0.08, 0.1, 0.1, 0.1])
 
 
-def test_try_acquire_raises_ratelimit_exception_with_remaining_period():
-    clock = FakeClock()
-    limiter = SlidingWindowLimiter(2, 1.0, margin_s=0.0, clock=clock, sleep=clock.sleep)
-    limiter.try_acquire()
-    limiter.try_acquire()
-    with pytest.raises(RateLimitException) as info:
-        limiter.try_acquire()
-    assert info.value.period_remaining == pytest.approx(1.0)
-
-
 def test_threads_share_one_budget():
     """Real clock, small window: 4 threads x 10 calls under 10 per 0.5 s take at least 1.5 s."""
     limiter = SlidingWindowLimiter(10, 0.5, margin_s=0.0)

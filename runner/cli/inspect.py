@@ -76,7 +76,7 @@ def status(jobs, journal, api_url, state_dir) -> None:
 
 @click.command()
 def schema() -> None:
-    """Print the job file JSON Schema (published as schema/job.schema.json in the source repository)."""
+    """Print the job file JSON Schema (draft 2020-12), e.g. for an editor's YAML language server."""
     from ..config import job_schema
 
     click.echo(json.dumps(job_schema(), indent=2))

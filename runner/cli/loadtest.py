@@ -27,12 +27,23 @@ from ..errors import UsageError
               "throttle, no retry.")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Write the verdicts as JSON.")
 @click.option("--html", type=click.Path(dir_okay=False, path_type=Path), help="Write Locust's HTML report.")
+@click.option("--locustfile", "print_locustfile", is_flag=True,
+              help="Print the path of mwsync's locustfile (to run Locust by hand: locust -f PATH) and exit.")
 def loadtest(job, profile, throttle, server_limit, duration, users, latency_ms, host, user_class, report,
-             html) -> None:
+             html, print_locustfile) -> None:
     """Prove a throttle profile under load (Locust against the mock server): no 429s when it fits the
     server's limit, no window over the profile, >= 95 % of the allowed rate, every message exactly once.
-    Exits 1 when a check fails (docs/loadtest.md)."""
-    from ..loadtest import LoadtestOptions, render, run_loadtest, write_report
+    Exits 1 when a check fails.
+
+    \b
+    mwsync loadtest --throttle 20/2 --server-limit 20/2 --duration 20   # a quick check
+    mwsync loadtest --profile initial                                  # a built-in profile vs 120/60
+    """
+    from ..loadtest import LOCUSTFILE, LoadtestOptions, render, run_loadtest, write_report
+
+    if print_locustfile:
+        click.echo(str(LOCUSTFILE))
+        return
 
     if profile and throttle:
         raise UsageError("give --profile or --throttle, not both")

@@ -73,7 +73,8 @@ def run(jobs, **options) -> None:
 def replay(file, job_path, **options) -> None:
     """Replay a bulk message set (FILE: .csv or .jsonl, streamed row by row) through JOB.
 
-    Without FILE the job's own source is replayed. Interrupted (Ctrl-C, kill -9), a re-run finishes
-    the set with nothing sent twice. See README, "Bulk replay", for the row format.
+    Without FILE the job's own source is replayed; FILE keeps the job's filter, encoding and delimiter.
+    Each row is what the job's templates expect (e.g. idempotency_key, event_id, recipients, text, slots).
+    Interrupted (Ctrl-C, kill -9), a re-run finishes the set with nothing sent twice.
     """
     _execute([job_path], source=file, **options)

@@ -11,7 +11,7 @@ Backends implement `JournalBackend`; `SqliteJournal` (`sqlite`) is the embedded 
 
 from __future__ import annotations
 
-from typing import Iterable, Protocol
+from typing import Protocol
 
 from ..records import Batch, SendResult
 from .sqlite import STATES, SqliteJournal
@@ -26,7 +26,7 @@ class JournalBackend(Protocol):
     deliveries as `pending` and returns a request id; `finish(request id, result)` records the outcome;
     `recover()` turns rows an earlier run left `pending` into `unknown` and returns how many;
     `counts(run_only)` -> `{"messages": {state: n}, "deliveries": {state: n}}`; `failures(...)` lists
-    failed or unknown messages; `forget(states)` deletes deliveries in those states.
+    failed or unknown messages.
     """
 
     run_id: str
@@ -43,7 +43,5 @@ class JournalBackend(Protocol):
 
     def failures(self, limit: int = 100, run_only: bool = True,
                  states: tuple[str, ...] = ("failed", "unknown")) -> list[dict]: ...
-
-    def forget(self, states: Iterable[str]) -> int: ...
 
     def close(self) -> None: ...

@@ -14,7 +14,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable
 
 from ..errors import JournalError
 from ..records import Batch, SendResult
@@ -179,15 +179,6 @@ class SqliteJournal:
                 f"FROM deliveries WHERE {where} GROUP BY key, state ORDER BY MIN(source_row) LIMIT ?",
                 args + (limit,)).fetchall()
         return [dict(zip(("key", "row", "state", "status", "code", "error", "recipients"), r)) for r in rows]
-
-    def forget(self, states: Iterable[str]) -> int:
-        """Delete deliveries in `states` (e.g. `unknown` before `--resend-unknown`); return how many."""
-        states = tuple(states)
-        marks = ",".join("?" * len(states))
-        with self._lock, self._db:
-            cur = self._db.execute(f"DELETE FROM deliveries WHERE target=? AND job=? AND state IN ({marks})",
-                                   (self.target, self.job) + states)
-            return cur.rowcount
 
     def close(self) -> None:
         """Close the database connection and release the run lock."""

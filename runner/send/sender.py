@@ -15,15 +15,13 @@ from ..records import Batch, SendResult
 class SendSummary:
     """What the send pass did: `requests` made (final outcomes), `attempts` HTTP requests (retries
     included), `by_status` final HTTP status of each request (`no_response` when none came),
-    `status_429` 429s met on the way, `stopped` why it stopped early (None when it finished), `fatal`
-    the error that stopped it."""
+    `status_429` 429s met on the way, `stopped` why it stopped early (None when it finished)."""
 
     requests: int = 0
     attempts: int = 0
     by_status: dict[str, int] = field(default_factory=dict)
     status_429: int = 0
     stopped: str | None = None
-    fatal: Exception | None = None
 
 
 class Sender:
@@ -45,7 +43,6 @@ class Sender:
         self._counts = {"requests": 0, "attempts": 0, "status_429": 0}
         self._by_status: dict[str, int] = {}
         self._stopped: str | None = None
-        self._fatal: Exception | None = None
 
     def _send(self, batch: Batch) -> None:
         if self._stop.is_set():
@@ -56,7 +53,7 @@ class Sender:
         except AuthError as exc:
             result = SendResult("failed", exc.status, 1, error=str(exc), code=exc.code)
             self._stop.set()
-            self._stopped, self._fatal = "authentication failed", exc
+            self._stopped = "authentication failed"
         except Interrupted as exc:  # never went out: the next run sends it
             result = SendResult("failed", None, 0, error=str(exc))
         except BaseException as exc:
@@ -93,5 +90,5 @@ class Sender:
                 self._stop.set()
                 self._stopped = "interrupted"
                 pool.shutdown(wait=True, cancel_futures=True)
-        return SendSummary(by_status=dict(self._by_status), stopped=self._stopped, fatal=self._fatal,
+        return SendSummary(by_status=dict(self._by_status), stopped=self._stopped,
                            **self._counts)

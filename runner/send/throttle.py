@@ -6,8 +6,7 @@ put 2 x `limit` starts inside one span of `window_s`, which a sliding-window ser
 reading of Moveworks' "120 requests per minute") answers with 429s. `tests/test_throttle.py`
 measures that. `SlidingWindowLimiter` keeps the start times of the last `limit` calls instead and
 lets a call start only `window_s` (+ a small margin for network jitter) after the call `limit`
-places before it. It signals "not now" with the `ratelimit` package's `RateLimitException`, so code
-written for that package's `sleep_and_retry` idiom works with it unchanged.
+places before it.
 
 The sender sees only the `Limiter` protocol, so a shared backend (e.g. Redis, for several runners
 sharing one organisation's limit) can replace the in-process one without touching the sender.
@@ -20,8 +19,6 @@ import time
 from collections import deque
 from typing import Callable, Protocol
 
-from ratelimit import RateLimitException
-
 
 class Limiter(Protocol):
     """What the sender needs from a rate limiter. Times are seconds."""
@@ -31,9 +28,6 @@ class Limiter(Protocol):
 
     def acquire(self) -> float:
         """Block until one request may start; return the seconds waited."""
-
-    def try_acquire(self) -> None:
-        """Take a slot now or raise `ratelimit.RateLimitException` with `period_remaining` seconds."""
 
     def pause(self, delay_s: float) -> None:
         """Start no request for `delay_s` seconds from now (the server answered 429)."""
@@ -95,15 +89,6 @@ class SlidingWindowLimiter:
             return delay
         return 0.0
 
-    def try_acquire(self) -> None:
-        """Take a slot now, or raise `RateLimitException(period_remaining=seconds)` without taking one."""
-        with self._lock:
-            now = self._clock()
-            start = self._earliest(now)
-            if start > now:
-                raise RateLimitException("too many calls", start - now)
-            self._starts.append(now)
-
     def pause(self, delay_s: float) -> None:
         """No request starts for `delay_s` seconds from now (a 429's Retry-After).
 
@@ -123,9 +108,6 @@ class Unlimited:
 
     def acquire(self) -> float:
         return 0.0
-
-    def try_acquire(self) -> None:
-        return None
 
     def pause(self, delay_s: float) -> None:
         return None
