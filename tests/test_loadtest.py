@@ -231,3 +231,22 @@ def test_distributed_workers_split_the_profile_between_them(tmp_path):
     outcomes = [json.loads((tmp_path / f"ledger.json.worker{i}").read_text())["outcomes"] for i in range(2)]
     assert all(outcomes) and stats["status_429"] == 0 and stats["max_requests_in_window"] <= 20
     assert stats["messages"] == sum(len(o) for o in outcomes)
+
+
+def test_observe_refuses_a_mock_that_let_messages_go(tmp_path):
+    """A mock started with a small --keep-messages cannot prove exactly-once; the load test says how to fix it."""
+    from mwsync.errors import LoadtestError
+    from mwsync.loadtest import observe
+
+    (tmp_path / "ledger.json").write_text(json.dumps({"errors": {"failures": [], "exceptions": []}}))
+    (tmp_path / "locust.json").write_text("[]")
+    with MockServer(keep_messages=1, clients=dict([DEMO_CLIENT])) as mock:
+        import requests
+
+        token = requests.post(f"{mock.url}/oauth/v1/token", data={"client_id": DEMO_CLIENT[0], "client_secret":
+                              DEMO_CLIENT[1], "grant_type": "client_credentials"}).json()["access_token"]
+        for n in range(2):
+            requests.post(f"{mock.url}/rest/v1/messages/send", json={"message": f"m{n}", "recipients":
+                          ["ada@example.com"]}, headers={"Authorization": f"Bearer {token}"})
+        with pytest.raises(LoadtestError, match="--keep-messages 2 or more"):
+            observe(mock.url, tmp_path, "run", "")
