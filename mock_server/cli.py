@@ -23,6 +23,7 @@ from .settings import (
 )
 
 DEFAULT_PORT = 8765
+DEFAULT_RATE_LIMIT = "120/60"  # Moveworks' default: 120 requests per minute for the organization
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 
 
@@ -96,7 +97,7 @@ def _with_fault_options(command: Any) -> Any:
 @click.command(name="mock-server", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind (loopback unless told).")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535), help="0 = any free port.")
-@click.option("--rate-limit", default="120/60", show_default=True, metavar="N/S", help="N API requests per S seconds, org-wide.")
+@click.option("--rate-limit", metavar="N/S", help="N API requests per S seconds, org-wide.  [default: 120/60]")
 @click.option("--no-rate-limit", is_flag=True, help="No rate limit at all (and no X-RateLimit-* headers).")
 @click.option("--rate-limit-algorithm", type=click.Choice(RATE_LIMIT_ALGORITHMS), default="sliding", show_default=True)
 @click.option("--no-rate-limit-headers", is_flag=True, help="Send no X-RateLimit-* or Retry-After headers.")
@@ -130,7 +131,10 @@ def main(**options: Any) -> None:
     users_file = options.pop("users_file")
     options["rate_limit_headers"] = not options.pop("no_rate_limit_headers")
     if options.pop("no_rate_limit"):
-        options["rate_limit"] = None
+        if options["rate_limit"] is not None:
+            raise click.UsageError("give --rate-limit N/S or --no-rate-limit, not both")
+    else:
+        options["rate_limit"] = options["rate_limit"] or DEFAULT_RATE_LIMIT
     options["events"] = options["events"] or None
     try:
         options["users"] = load_users_file(users_file) if users_file else None
