@@ -125,7 +125,7 @@ def test_drip_writes_the_body_one_byte_at_a_time(srv, http):
     answer, times = _timed_read(srv.port, event_request)
     reply = answer.split(b"\r\n\r\n", 1)[1]
     assert json.loads(reply) == {"data": {"status": "RECEIVED"}}
-    assert len(times) >= len(reply) * 0.8  # arrived (nearly) byte by byte
+    assert len(times) >= len(reply) / 2  # arrived in many pieces (a busy reader may find two bytes at once)
     assert times[-1] - started >= (len(reply) - 1) * 0.040
 
 
@@ -133,13 +133,13 @@ def test_drip_defeats_a_read_timeout_but_not_a_total_deadline(srv, http):
     token = get_token(srv, http)
     srv.inject(drip_interval_ms=100, drip_on="both")
     started = time.monotonic()
-    response = http.post(f"{srv.url}/oauth/v1/token", data=TOKEN_FORM, timeout=(2, 0.5), stream=True)
+    response = http.post(f"{srv.url}/oauth/v1/token", data=TOKEN_FORM, timeout=(5, 1.0), stream=True)
     chunks = []
-    for chunk in response.iter_content(1):  # each byte comes well within the 0.5 s read timeout
+    for chunk in response.iter_content(1):  # each byte comes well within the 1 s read timeout
         chunks.append(chunk)
-        if time.monotonic() - started > 1.0:
+        if time.monotonic() - started > 2.0:
             break
-    assert time.monotonic() - started > 1.0 and len(chunks) < 40  # a 1 s deadline would have fired
+    assert time.monotonic() - started > 2.0 and len(chunks) < 60  # a 2 s total deadline would have fired
     response.close()
     assert srv.stats()["faults"]["dripped_replies"] == 1 and token
 
