@@ -16,12 +16,13 @@ They need no token, are never rate limited and are not counted in stats; GET one
 
 `/_mock/messages` pages: at most `limit` (default 1000, at most 10000) messages with `seq > after`;
 `next_after` is the `after` of the next page, or null at the newest. Decoding a page runs in a worker
-thread, so a large read never holds the event loop (sends keep being served).
+thread (decoded and JSON-encoded there), so a large read never holds the event loop: sends keep being served.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 
 import falcon
 import falcon.asgi
@@ -86,9 +87,15 @@ class Messages(Resource):
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         limit = int_param(req, "limit", DEFAULT_PAGE, MAX_PAGE)
         after = int_param(req, "after", 0)
-        page, next_after = await asyncio.to_thread(self.state.messages_page, after, limit)
+        resp.data = await asyncio.to_thread(self._page_json, after, limit)
+        resp.content_type = "application/json"
+
+    def _page_json(self, after: int, limit: int | None) -> bytes:
+        """One page as JSON bytes, built in a worker thread: the event loop only waits, it never encodes."""
+        page, next_after = self.state.messages_page(after, limit)
         total, kept = self.state.message_totals()
-        resp.media = {"messages": page, "next_after": next_after, "total": total, "kept": kept}
+        doc = {"messages": page, "next_after": next_after, "total": total, "kept": kept}
+        return json.dumps(doc, ensure_ascii=False).encode("utf-8")
 
 
 class Stats(Resource):
