@@ -8,16 +8,24 @@ tested in several places)::
     ├── ConfigError                  exit 2  job file problems (all of them at once)
     ├── TemplateError                exit 2  Jinja syntax/undefined variable, with template name and line
     ├── InvalidMessages              exit 2  rendered rows that break the API's limits (row numbers)
-    ├── JournalError                 exit 2  the journal cannot be opened or is not mwsync's
     ├── LoadtestError                exit 1  a load test could not run or be read (Locust, the mock)
-    ├── Interrupted                  exit 1  Ctrl-C: a request was stopped before it went out
-    ├── AuthError                    exit 1  the token endpoint refused the client credentials
+    ├── RunStopped                   exit 4  the run stopped before the end; a rerun is safe
+    │   ├── Interrupted                      Ctrl-C, SIGTERM or SIGHUP: nothing more was sent
+    │   ├── AuthError                        the credentials were refused or the token response is unusable
+    │   ├── Unreachable                      the API (or its token endpoint) cannot be reached
+    │   └── JournalError                     the journal cannot be read or written, or was replaced
     └── DeliveryError                exit 1  a send request did not succeed
-        ├── TransientError                   429, 5xx, connection refused: retried with backoff
+        ├── TransientError                   429, 503, connection refused: retried with backoff
         │   └── RateLimited                  429, carries Retry-After in seconds when the API sent one
-        ├── PermanentError                   other 4xx: never retried
-        └── OutcomeUnknown                   the request went out but no answer came back: never resent
-                                             automatically (a duplicate notification is the harm)
+        ├── PermanentError                   the API certainly refused it (4xx): never retried
+        └── OutcomeUnknown           exit 3  it may have been delivered (500, 502, 504, a dropped
+                                             connection, no answer in time): never resent automatically,
+                                             a duplicate notification is the harm
+
+Exit codes of a run (`mwsync run`, `replay`; docs/guarantees.md): 0 every message sent or already
+sent; 1 some messages failed (the API refused them: fix and rerun); 2 bad job, template, row or usage
+(nothing sent); 3 messages in doubt (a person decides: `mwsync resolve`); 4 stopped before the end (a
+rerun is safe). When several apply the most urgent wins: 3, then 4, then 1.
 """
 
 from __future__ import annotations
@@ -105,23 +113,29 @@ class InvalidMessages(ProblemList):
     headline = "row problem"
 
 
-class JournalError(MwsyncError):
-    """The journal file cannot be opened, or was written by something else."""
+class RunStopped(MwsyncError):
+    """The run stopped before the end; what was sent is journalled, so a rerun is safe."""
 
-    exit_code = 2
+    exit_code = 4
+
+
+class JournalError(RunStopped):
+    """The journal cannot be opened, read or written (corrupt, foreign, read-only, disk full), or it was
+    emptied, replaced or deleted: nothing more is sent."""
 
 
 class LoadtestError(MwsyncError):
     """The load test could not run or could not be read (Locust crashed, the mock is unreachable)."""
 
 
-class Interrupted(MwsyncError):
-    """The run was interrupted (Ctrl-C) while this request waited for a rate-limit slot or a retry:
-    it was not sent (journalled `failed`, so the next run sends it)."""
+class Interrupted(RunStopped):
+    """The run was interrupted (Ctrl-C, SIGTERM, SIGHUP) while this request waited for a rate-limit slot
+    or a retry: it was not sent, so the next run sends it."""
 
 
-class AuthError(MwsyncError):
-    """The token endpoint (`POST /oauth/v1/token`) refused the client credentials or answered garbage.
+class AuthError(RunStopped):
+    """The token endpoint (`POST /oauth/v1/token`) refused the client credentials or answered garbage,
+    or the API refused the access token.
 
     `status`: HTTP status or None (no answer); `code`: the API's error code when it sent one.
     """
@@ -130,6 +144,11 @@ class AuthError(MwsyncError):
         super().__init__(message)
         self.status = status
         self.code = code
+
+
+class Unreachable(RunStopped):
+    """The API cannot be reached (connection refused, DNS failure, connect timeout) or its token
+    endpoint keeps failing: nothing can be sent, so the run stops. The message names the host."""
 
 
 class DeliveryError(MwsyncError):
@@ -153,7 +172,8 @@ class DeliveryError(MwsyncError):
 
 
 class TransientError(DeliveryError):
-    """5xx, connection refused or connect timeout: the request can be retried with backoff."""
+    """429, 503, connection refused or connect timeout: the request certainly was not processed and can
+    be retried with backoff."""
 
 
 class RateLimited(TransientError):
@@ -166,12 +186,12 @@ class RateLimited(TransientError):
 
 
 class PermanentError(DeliveryError):
-    """A 4xx other than 429 (400 size/type/e-mail, 401 after one token refresh, 403, 404 event): not retried."""
+    """A 4xx other than 429 (400 size/type/e-mail, 403, 404 event): the API certainly refused it; not retried."""
 
 
 class OutcomeUnknown(DeliveryError):
-    """The request was sent but no answer arrived (read timeout, connection dropped mid-response).
+    """The request was sent and may have been processed: a 500, 502 or 504 (the API may have scheduled
+    it before failing), a connection dropped after the request was written, no complete answer within the
+    deadline. Journalled `unknown`, held on later runs until `mwsync resolve` or `--resend-unknown`."""
 
-    The API may or may not have scheduled the message; it is journalled as `unknown` and resent
-    only on request (`--resend-unknown`).
-    """
+    exit_code = 3

@@ -13,7 +13,6 @@ on 127.0.0.1 when a job targets `embedded`.
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -22,13 +21,15 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from .config import Job, load_job, parse_throttle
-from .errors import ConfigError, Problem, TemplateError
+from .errors import ConfigError, Interrupted, Problem, ProblemList, TemplateError
 from .journal import JournalBackend, SqliteJournal
 from .plan import Estimate, PlanSummary, SendOptions, no_journal, plan_pass, send_pass
 from .records import Filtered, Rejected, RenderedMessage
 from .report import JobReport, build_report, rate_warning
 from .rules import API_DEFAULT_RATE, DEMO_CLIENT, EMBEDDED_RATE_LIMIT
-from .send import Limiter, MoveworksClient, Sender, SlidingWindowLimiter
+from .redact import SECRETS
+from .send import Limiter, MoveworksClient, Sender, SendSummary, SlidingWindowLimiter
+from .send.stop import StopSignal, interrupted_reason, running
 from .sources import iter_rows
 from .templates import MessageRenderer
 
@@ -44,6 +45,7 @@ class RunOptions:
     today: dt.date | None = None
     embedded_rate_limit: str = EMBEDDED_RATE_LIMIT
     source: Path | None = None
+    new_journal: bool = False
     send: SendOptions = SendOptions()
 
 
@@ -106,7 +108,7 @@ class Progress:
         """`job` is done."""
 
 
-def _limiters(jobs: Sequence[Job], stop: threading.Event) -> dict[str, Limiter]:
+def _limiters(jobs: Sequence[Job], stop: StopSignal) -> dict[str, Limiter]:
     """One limiter per target, at the strictest (lowest calls/s) profile among the jobs using it.
     Their waits end early when `stop` is set (Ctrl-C), and the session then sends nothing more."""
     strictest = {}
@@ -114,12 +116,13 @@ def _limiters(jobs: Sequence[Job], stop: threading.Event) -> dict[str, Limiter]:
         current = strictest.get(job.subscription.target)
         if current is None or job.throttle.rate_per_s < current.rate_per_s:
             strictest[job.subscription.target] = job.throttle
-    return {target: SlidingWindowLimiter(t.limit, t.window_s, sleep=stop.wait) for target, t in strictest.items()}
+    return {target: SlidingWindowLimiter(t.limit, t.window_s, sleep=stop.wait, stop=stop)
+            for target, t in strictest.items()}
 
 
 def _embedded(jobs: Sequence[Job], options: RunOptions, stack: ExitStack) -> str | None:
     """Start the bundled mock server when a job needs it; return its URL."""
-    if not any(job.subscription.embedded for job in jobs):
+    if options.send.dry_run or not any(job.subscription.embedded for job in jobs):
         return None
     from .mock_server import MockServer  # only embedded runs need it
 
@@ -137,80 +140,127 @@ def _as_demo_client(job: Job) -> Job:
                                              client_secret=DEMO_CLIENT[1], api_key=""))
 
 
-def run_job(job: Job, *, base_url: str | None, limiter: Limiter, options: RunOptions,
-            progress: Progress | None = None, stop: threading.Event | None = None) -> JobReport:
-    """Plan, then send, one job to `base_url` (None only for a dry run); return its `JobReport`.
+@dataclass
+class _Planned:
+    """A job whose journal is open (and locked) and whose plan pass is done."""
 
-    Raises `MwsyncError` subclasses for bad input (nothing of this job is sent; jobs given before it
-    may have sent theirs); `AuthError` and interruption (Ctrl-C, or `stop` set) are reported in the
-    report (`stopped`), not raised."""
-    progress = progress or Progress()
+    job: Job
+    renderer: MessageRenderer
+    journal: JournalBackend
+    plan: PlanSummary
+    recovered: int
+    started: float
+
+
+def _open_journal(job: Job, options: RunOptions) -> SqliteJournal:
+    return SqliteJournal(journal_path(job, options), target=job.subscription.target, job=job.name,
+                         create=options.new_journal)
+
+
+def _prepare(job: Job, options: RunOptions, stack: ExitStack) -> _Planned:
+    """Open `job`'s journal (closed by `stack`), recover rows an earlier run left in flight, plan.
+    Raises `InvalidMessages`, `TemplateError`, `JournalError`."""
     started = time.monotonic()
     job = _as_demo_client(job)
     renderer = MessageRenderer(job, reference_date(job, options))
-    journal = SqliteJournal(journal_path(job, options), target=job.subscription.target, job=job.name)
-    try:
-        recovered = journal.recover()
-        plan = plan_pass(rendered(job, renderer), journal.lookup, options.send, label=job.source.label,
-                         job_file=str(job.path))
-        sent = None
-        if not options.send.dry_run:
-            progress.job_planned(job, plan)
-        if not options.send.dry_run and plan.requests:
-            sent = _send(job, plan, renderer, journal, base_url, limiter, options, progress, stop)
-        report = build_report(job, plan, sent, journal, time.monotonic() - started, recovered=recovered,
-                              dry_run=options.send.dry_run)
-        progress.job_finished(report)
-        return report
-    finally:
-        journal.close()
+    journal = _open_journal(job, options)
+    stack.callback(journal.close)
+    recovered = journal.recover()
+    plan = plan_pass(rendered(job, renderer), journal.lookup, options.send, label=job.source.label,
+                     job_file=str(job.path))
+    return _Planned(job, renderer, journal, plan, recovered, started)
 
 
-def _send(job: Job, plan: PlanSummary, renderer: MessageRenderer, journal: JournalBackend, base_url: str,
-          limiter: Limiter, options: RunOptions, progress: Progress, stop: threading.Event | None):
-    client = MoveworksClient(base_url, job.subscription, limiter, retry=job.retry,
-                             pool_size=job.concurrent_connections, stop=stop)
-    try:
-        sender = Sender(client, journal, workers=job.concurrent_connections, name=job.name,
-                        progress=lambda b, r: progress.request_done(job, b, r), stop=stop)
-        return sender.run(send_pass(rendered(job, renderer), journal.lookup, options.send, plan))
-    finally:
-        client.close()
+def _send(planned: _Planned, base_url: str | None, limiter: Limiter, options: RunOptions,
+          progress: Progress, stop: StopSignal) -> JobReport:
+    """The send pass of a planned job, then its report."""
+    job, plan, journal = planned.job, planned.plan, planned.journal
+    sent = None
+    if not options.send.dry_run:
+        progress.job_planned(job, plan)
+    if not options.send.dry_run and plan.requests and stop.is_set():  # the run stopped before this job
+        sent = SendSummary(stopped=interrupted_reason(), stop_error=Interrupted(interrupted_reason()))
+    elif not options.send.dry_run and plan.requests:
+        client = MoveworksClient(base_url, job.subscription, limiter, retry=job.retry,
+                                 pool_size=job.concurrent_connections, stop=stop, on_token=SECRETS.add)
+        try:
+            sender = Sender(client, journal, workers=job.concurrent_connections, name=job.name,
+                            progress=lambda b, r: progress.request_done(job, b, r), stop=stop)
+            sent = sender.run(send_pass(rendered(job, planned.renderer), journal.lookup, options.send, plan))
+        finally:
+            client.close()
+    report = build_report(job, plan, sent, journal, time.monotonic() - planned.started,
+                          recovered=planned.recovered, dry_run=options.send.dry_run)
+    progress.job_finished(report)
+    return report
+
+
+def run_job(job: Job, *, base_url: str | None, limiter: Limiter, options: RunOptions,
+            progress: Progress | None = None, stop: StopSignal | None = None) -> JobReport:
+    """Plan, then send, one job to `base_url` (None only for a dry run); return its `JobReport`.
+
+    Raises `MwsyncError` subclasses for bad input (nothing is sent) and `JournalError` when its journal
+    cannot be opened; what stops the send pass (credentials refused, API unreachable, the journal failing,
+    Ctrl-C) is in the report (`stopped`), not raised."""
+    with ExitStack() as stack:
+        planned = _prepare(job, options, stack)
+        return _send(planned, base_url, limiter, options, progress or Progress(), StopSignal(stop))
+
+
+def _prepare_all(jobs: Sequence[Job], options: RunOptions, stack: ExitStack) -> list[_Planned]:
+    """Plan every job before any is sent: a bad row in any job means nothing is sent. Raises one
+    `ProblemList` (of the first error's kind) with every job's problems."""
+    planned, errors = [], []
+    for job in jobs:
+        try:
+            planned.append(_prepare(job, options, stack))
+        except ProblemList as exc:
+            errors.append(exc)
+    if errors:
+        first = errors[0]
+        raise type(first)([p for e in errors for p in e.problems], total=sum(e.total for e in errors),
+                          note=first.note if len(errors) == 1 else "nothing was sent; fix the jobs' problems above")
+    return planned
 
 
 def run_jobs(paths: Sequence[str | Path], options: RunOptions, progress: Progress | None = None) -> list[JobReport]:
-    """Load, then run, every job in `paths`; return their reports in the order given.
+    """Load and plan every job in `paths`, then send them; return their reports in the order given.
 
-    Raises `ConfigError` (any job file invalid: nothing is sent) and the first bad-input
-    `MwsyncError` a job raises."""
+    Raises `ConfigError`, `TemplateError`, `InvalidMessages` (any job: nothing is sent), `JournalError` (a
+    journal cannot be opened: nothing is sent) and `Interrupted` (Ctrl-C before sending began)."""
+    progress = progress or Progress()
     jobs = load_jobs(paths, options)
-    stop = threading.Event()  # Ctrl-C anywhere stops every job: no new request starts
+    stop = StopSignal()  # Ctrl-C anywhere stops every job: no new request starts
     limiters = _limiters(jobs, stop)
     parallel = max(job.concurrent_batch_executions for job in jobs)
     with ExitStack() as stack:
-        embedded_url = None if options.send.dry_run else _embedded(jobs, options, stack)
+        stack.enter_context(running(stop))
+        try:
+            planned = _prepare_all(jobs, options, stack)
+        except KeyboardInterrupt:
+            raise Interrupted(interrupted_reason() + " while planning; nothing was sent") from None
+        embedded_url = _embedded(jobs, options, stack)
 
-        def one(job: Job) -> JobReport | None:
-            if stop.is_set():
-                return None
-            url = job.subscription.api_url or embedded_url
-            report = run_job(job, base_url=url, limiter=limiters[job.subscription.target], options=options,
-                             progress=progress, stop=stop)
-            if report.stopped == "interrupted":
-                stop.set()
-            return report
+        def one(item: _Planned) -> JobReport:
+            url = item.job.subscription.api_url or embedded_url
+            return _send(item, url, limiters[item.job.subscription.target], options, progress, StopSignal(stop))
 
-        if parallel == 1 or len(jobs) == 1:
-            reports = [one(job) for job in jobs]
-        else:
-            with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="mwsync-job") as pool:
-                futures = [pool.submit(one, job) for job in jobs]
+        if parallel == 1 or len(planned) == 1:
+            reports = []
+            for item in planned:
                 try:
-                    reports = [future.result() for future in futures]
+                    reports.append(one(item))
                 except KeyboardInterrupt:
                     stop.set()
-                    reports = [future.result() for future in futures]
-        return [report for report in reports if report is not None]
+                    reports.append(one(item))
+            return reports
+        with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="mwsync-job") as pool:
+            futures = [pool.submit(one, item) for item in planned]
+            while True:
+                try:
+                    return [future.result() for future in futures]
+                except KeyboardInterrupt:
+                    stop.set()
 
 
 def plan_job(job: Job, options: RunOptions = RunOptions()) -> PlanSummary:

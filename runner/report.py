@@ -1,27 +1,39 @@
 """Run reports: the per-job summary printed, written as JSON (`--report`) and as JUnit XML (`--junit`).
 
-JSON shape (one object per job, a list when several jobs ran)::
+The JSON document, the same shape for one job or several, and for a run that failed before sending::
 
-    {"job", "file", "target", "profile": {"name", "limit", "window_s"}, "dry_run",
-     "messages": {"total", "sent", "skipped", "failed", "unknown", "held", "changed", "invalid", "filtered"},
-     "requests": {"total", "by_status": {"200": n, ...}}, "status_429", "recipients", "duration_s",
-     "stopped", "warnings": [...], "failures": [{"key", "row", "state", "status", "code", "error", "recipients"}]}
+    {"mwsync": "0.1.0", "exit_code": 0, "error": null | {"type", "message", "exit_code"},
+     "jobs": [{"job", "file", "target", "journal": {"location", "shared"}, "profile": {"name", "limit",
+               "window_s"}, "dry_run",
+               "messages": {"total", "sent", "skipped", "failed", "unknown", "held", "changed", "invalid",
+                            "filtered", "duplicates"},
+               "requests": {"total", "by_status": {"200": n, ...}}, "status_429", "recipients", "duration_s",
+               "stopped", "exit_code", "warnings": [...],
+               "failures": [{"key", "row", "state", "status", "code", "error", "recipients"}]}]}
 
-Targets are printed as the API URL (no credentials ever appear in a report).
+Both files are written atomically (a reader never sees half a file, a previous run's file is replaced
+whatever happens) and through the redaction filter; targets are printed as the API URL.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 from .config.job import Job
 from .journal import JournalBackend
+from .errors import MwsyncError
 from .plan import PlanSummary
+from .redact import redact
 from .rules import API_DEFAULT_RATE
 from .send import SendSummary
+
+#: When several exit codes apply, the most urgent wins: in doubt, then stopped, then failed.
+URGENCY = (3, 4, 1, 0)
 
 
 @dataclass(frozen=True)
@@ -31,6 +43,7 @@ class JobReport:
     job: str
     file: str
     target: str
+    journal: dict
     profile: dict
     messages: dict
     requests: dict
@@ -44,14 +57,25 @@ class JobReport:
 
     @property
     def exit_code(self) -> int:
-        """0 all sent (or already sent); 1 some message failed, is unknown, was skipped as invalid
-        (`--skip-invalid`), or the run stopped early."""
+        """3 some message is in doubt (unknown, here or held from an earlier run); else 4 the run stopped
+        before the end; else 1 some message failed or a row was skipped as invalid (`--skip-invalid`);
+        else 0 (every message sent or already sent)."""
         m = self.messages
-        return 1 if (m.get("failed") or m.get("unknown") or m.get("invalid") or self.stopped) else 0
+        if m.get("unknown") or m.get("held"):
+            return 3
+        if self.stopped:
+            return 4
+        return 1 if (m.get("failed") or m.get("invalid")) else 0
 
     def to_dict(self) -> dict:
         """The JSON-ready form."""
-        return asdict(self)
+        return dict(asdict(self), exit_code=self.exit_code)
+
+
+def run_exit_code(reports: Sequence[JobReport]) -> int:
+    """The process exit code for several jobs: the most urgent of theirs (`URGENCY`)."""
+    codes = {r.exit_code for r in reports} or {0}
+    return next(code for code in URGENCY if code in codes)
 
 
 def rate_warning(job: Job) -> str | None:
@@ -101,11 +125,13 @@ def build_report(job: Job, plan: PlanSummary, sent: SendSummary | None, journal:
         requests["planned"] = plan.requests
     return JobReport(
         job=job.name, file=str(job.path), target=job.subscription.target,
+        journal={"location": journal.location, "shared": journal.shared},
         profile={"name": job.throttle.name, "limit": job.throttle.limit, "window_s": job.throttle.window_s},
         messages=messages, requests=requests, status_429=sent.status_429 if sent else 0,
         recipients=plan.recipients, duration_s=round(duration_s, 3), dry_run=dry_run,
-        stopped=sent.stopped if sent else None, warnings=plan_warnings(job, plan, recovered),
-        failures=_invalid_rows(plan) + _journal_failures(journal, plan, sent),
+        stopped=redact(sent.stopped) if sent else None,
+        warnings=[redact(w) for w in plan_warnings(job, plan, recovered)],
+        failures=[dict(f, error=redact(f["error"])) for f in _invalid_rows(plan) + _journal_failures(journal, plan, sent)],
     )
 
 
@@ -124,18 +150,47 @@ def _invalid_rows(plan: PlanSummary) -> list[dict]:
              "error": f"{p.where}: {p.message}" if p.where else p.message} for p in plan.problems]
 
 
-def write_json(reports: Sequence[JobReport], path: Path) -> None:
-    """Write `--report`: one object for one job, a list for several."""
-    data = [r.to_dict() for r in reports]
+def document(reports: Sequence[JobReport], error: MwsyncError | None = None) -> dict:
+    """The `--report` document (module docstring) for the jobs that ran, or for the `error` that stopped
+    the run before (or while) they could."""
+    exit_code = error.exit_code if error is not None else run_exit_code(reports)
+    from . import __version__
+
+    return {"mwsync": __version__, "exit_code": exit_code,
+            "error": None if error is None else {"type": error.__class__.__name__, "message": str(error),
+                                                 "exit_code": error.exit_code},
+            "jobs": [r.to_dict() for r in reports]}
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file in the same folder, then rename it into place.
+    Raises `OSError`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data[0] if len(data) == 1 else data, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
-def write_junit(reports: Sequence[JobReport], path: Path) -> None:
-    """Write `--junit`: a test suite per job, a failing test case per failed or unknown message."""
+def write_json(reports: Sequence[JobReport], path: Path, error: MwsyncError | None = None) -> None:
+    """Write `--report` (module docstring), redacted and atomically."""
+    write_atomic(path, redact(json.dumps(document(reports, error), indent=2, ensure_ascii=False)) + "\n")
+
+
+def write_junit(reports: Sequence[JobReport], path: Path, error: MwsyncError | None = None) -> None:
+    """Write `--junit`: a test suite per job, a failing test case per failed or unknown message; for a
+    run stopped by `error` before sending, one suite whose failing case carries the error."""
     from junit_xml import TestCase, TestSuite, to_xml_report_string
 
     suites = []
+    if error is not None and not reports:
+        case = TestCase("run", classname="mwsync")
+        case.add_failure_info(message=f"{error.__class__.__name__} (exit {error.exit_code})", output=str(error))
+        suites.append(TestSuite("mwsync", [case]))
     for report in reports:
         cases = [TestCase("delivery", classname=report.job, elapsed_sec=report.duration_s,
                           stdout=json.dumps(report.messages))]
@@ -147,5 +202,4 @@ def write_junit(reports: Sequence[JobReport], path: Path) -> None:
             case.add_failure_info(message=f"{failure['state']}: {failure['error'] or ''}", output=json.dumps(failure))
             cases.append(case)
         suites.append(TestSuite(f"mwsync.{report.job}", cases))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(to_xml_report_string(suites), "utf-8")
+    write_atomic(path, redact(to_xml_report_string(suites)))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections import Counter
 from typing import Any, Iterator, Mapping
 
 from .errors import ConfigError, Problem
@@ -60,7 +61,7 @@ def _csv_rows(source: SourceSpec) -> Iterator[tuple[int, Row]]:
             blank = [i + 1 for i, name in enumerate(header) if not name.strip()]
             if blank:
                 raise _fail(source, "header", f"column {blank[0]} has no name; name every column")
-            repeated = sorted({name for name in header if header.count(name) > 1})
+            repeated = sorted(name for name, count in Counter(header).items() if count > 1)  # linear in columns
             if repeated:
                 raise _fail(source, "header", f"column {repeated[0]!r} appears twice; name every column once")
             for number, row in enumerate(reader, start=1):
@@ -94,6 +95,9 @@ def _jsonl_rows(source: SourceSpec) -> Iterator[tuple[int, Row]]:
                     row = json.loads(line, parse_constant=_no_constant)
                 except json.JSONDecodeError as exc:
                     raise _fail(source, f"line {number}", f"not valid JSON: {exc.msg} at column {exc.colno}") from None
+                except RecursionError:
+                    raise _fail(source, f"line {number}", "JSON nested too deeply to read (thousands of levels); "
+                                                          "a row is an object of values") from None
                 if not isinstance(row, dict):
                     raise _fail(source, f"line {number}", f"a JSONL row is a JSON object, got {type(row).__name__}")
                 yield number, row

@@ -7,6 +7,15 @@
 - All templates run in a `SandboxedEnvironment` with `StrictUndefined`: a misspelt variable is an
   error naming the template, its line and the source row, never an empty string.
 
+- A null value (JSON `null`, YAML `~`) printed by `{{ ... }}` is an error, never the text `None`; write
+  `{{ name | default('', true) }}` where a value may be missing.
+
+White space, pinned by a golden test: Jinja's defaults (`trim_blocks` and `lstrip_blocks` off, a single
+trailing newline of the template dropped), then the whole message text is stripped of leading and
+trailing white space; white space inside the text is kept as written (chat markup breaks lines with
+`<br>`, a newline in the text is a newline in the message). Plain fields (recipients, slots, key, event
+id) are stripped too; recipients are then split on commas, semicolons and white space.
+
 Names available to templates: every column of the row, `row` (the row as a mapping),
 `row_number` (1-based), `vars` and each job var by name, `job` (the job name) and `today` (a date).
 Filters beyond Jinja's: `date` (parse YYYY-MM-DD), `days_until` (days from `today` to a date);
@@ -53,8 +62,19 @@ def _number(kind: type) -> Callable[[Any], Any]:
     return convert
 
 
+NULL_HINT = "a value is null; where it may be missing write {{ name | default('', true) }}"
+
+
+def _not_null(value: Any) -> Any:
+    """Jinja `finalize`: every printed value passes here; None must not become the text `None`."""
+    if value is None:
+        raise ValueError(NULL_HINT)
+    return value
+
+
 def _environment(autoescape: bool, today: dt.date) -> SandboxedEnvironment:
-    env = SandboxedEnvironment(autoescape=autoescape, undefined=StrictUndefined, keep_trailing_newline=False)
+    env = SandboxedEnvironment(autoescape=autoescape, undefined=StrictUndefined, keep_trailing_newline=False,
+                               finalize=_not_null)
     env.filters["int"], env.filters["float"] = _number(int), _number(float)
     env.filters["date"] = _to_date
     env.filters["days_until"] = lambda value: (_to_date(value) - today).days
@@ -105,8 +125,8 @@ class _Plain:
         parts = self.parts
         try:
             if self.single:
-                return ctx[parts[1]]
-            return "".join(part if i % 2 == 0 else str(ctx[part]) for i, part in enumerate(parts))
+                return _not_null(ctx[parts[1]])
+            return "".join(part if i % 2 == 0 else str(_not_null(ctx[part])) for i, part in enumerate(parts))
         except KeyError as exc:
             raise UndefinedError(f"'{exc.args[0]}' is undefined") from None
 
@@ -190,7 +210,7 @@ class MessageRenderer:
                 name = f"message.recipients[{i}]"
                 value = field.value(ctx)
                 for item in (value if isinstance(value, (list, tuple)) else (value,)):
-                    recipients.extend(part for part in SPLIT_RE.split(str(item)) if part)
+                    recipients.extend(part for part in SPLIT_RE.split(str(_not_null(item))) if part)
             slots = self._slots_from(row, row_number) if self.job.message.slots_from else {}
             for slot, field in self._slots.items():
                 name = f"message.slots.{slot}"
@@ -198,7 +218,12 @@ class MessageRenderer:
             name = "message.idempotency_key"
             key = None
             if self._key is not None:
-                value = self._key.value(ctx)
+                try:
+                    value = self._key.value(ctx)
+                except ValueError as exc:  # a null key is an empty key: say so in those words
+                    if str(exc) != NULL_HINT:
+                        raise
+                    value = None
                 key = "" if value is None else str(value).strip()
                 if not key:
                     raise ValueError("the idempotency key is empty for this row; every message needs its own key")

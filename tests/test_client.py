@@ -8,7 +8,7 @@ import pytest
 
 from mwsync.mock_server import MockServer
 from mwsync.send.client import MoveworksClient
-from mwsync.errors import AuthError
+from mwsync.errors import AuthError, Unreachable
 from mwsync.config.job import RetryPolicy, Subscription
 from mwsync.rules import DEMO_CLIENT
 from mwsync.send.throttle import SlidingWindowLimiter, Unlimited
@@ -111,13 +111,14 @@ def test_lost_reply_is_unknown_not_resent(mock):
     assert len(mock.messages()) == 1  # the server did schedule it: resending would double it
 
 
-def test_connection_refused_is_transient_failure():
+def test_connection_refused_is_retried_then_stops_the_run_naming_the_host():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     sleeps = []
-    result = send(make_client(f"http://127.0.0.1:{port}", sleep=sleeps.append))
-    assert result.state == "failed" and result.status is None and len(sleeps) == 3
+    with pytest.raises(Unreachable, match=f"cannot connect to 127.0.0.1:{port}: connection refused"):
+        send(make_client(f"http://127.0.0.1:{port}", sleep=sleeps.append))
+    assert len(sleeps) == 3
 
 
 def test_token_requests_count_toward_the_limit():
@@ -160,7 +161,8 @@ def test_plain_http_to_a_remote_host_is_refused():
 def test_token_is_stamped_after_the_slot_wait_not_before():
     """A send that waits for a slot longer than its token lives goes out with a fresh token, not a 401."""
     with MockServer(clients=dict([DEMO_CLIENT]), token_ttl_s=1.0) as server:
-        client = make_client(server.url, limiter=SlidingWindowLimiter(1, 1.2, margin_s=0.0))
-        assert send(client).state == "sent"
+        client = make_client(server.url, limiter=SlidingWindowLimiter(2, 1.5, margin_s=0.0))
+        assert send(client).state == "sent"  # token + send in the first window
+        assert send(client).state == "sent"  # waits 1.5 s, longer than the token lives: a new one first
         stats = server.stats()
     assert "401" not in stats["by_status"] and stats["tokens_issued"] == 2

@@ -229,8 +229,7 @@ def test_urls_with_more_than_a_base_are_refused(write_job, url):
 @pytest.mark.parametrize("snippet", [
     "throttle:\n  profile: ${LEAKED}\n",
     "source_csv",
-    "event",
-], ids=["profile", "source-path", "event-id"])
+], ids=["profile", "source-path"])
 def test_secrets_in_the_wrong_field_are_redacted_everywhere(write_job, snippet):
     env = dict(ENV, LEAKED="supersecret-XYZ")
     if snippet == "source_csv":
@@ -241,3 +240,10 @@ def test_secrets_in_the_wrong_field_are_redacted_everywhere(write_job, snippet):
         text = BASE + snippet
     found = "\n".join(problems_of(write_job(text), environ=env))
     assert found and "supersecret-XYZ" not in found and "<from the environment>" in found
+
+
+def test_an_event_id_from_the_environment_is_shown_in_its_error(write_job):
+    """An event id is an identifier, not a secret: hiding it made a wrong one impossible to spot."""
+    text = BASE.replace("3f1c2a9e-5b7d-4e8f-9a10-2b3c4d5e6f70", "${EVENT}")
+    found = "\n".join(problems_of(write_job(text), environ=dict(ENV, EVENT="not-a-uuid-1234")))
+    assert "message.event_id" in found and "'not-a-uuid-1234' is not a UUID" in found

@@ -40,7 +40,7 @@ def test_a_foreign_sqlite_file_is_refused_untouched(tmp_path):
 def test_garbage_file_is_a_clear_error(tmp_path):
     path = tmp_path / "garbage.sqlite"
     path.write_bytes(b"not a database at all" * 100)
-    with pytest.raises(JournalError, match="cannot open the journal"):
+    with pytest.raises(JournalError, match="is not an SQLite file, so not an mwsync journal"):
         Journal(path, target="t", job="job")
 
 

@@ -87,7 +87,7 @@ def test_ctrl_c_stops_cleanly_and_a_rerun_finishes(write_job, tmp_path):
             time.sleep(0.01)
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=20)
-        assert proc.returncode == 1 and "STOPPED: interrupted" in output, output
+        assert proc.returncode == 4 and "STOPPED: interrupted" in output, output
         assert "unknown 0" in output  # in-flight requests finished and were journalled
         at_stop = len(server.messages())
         assert at_stop < 80
@@ -116,7 +116,7 @@ def test_repeated_keys_send_once_and_conflicting_content_is_refused(write_job, m
     sent = CliRunner().invoke(cli, args + ["--skip-invalid", "--report", str(tmp_path / "r.json")])
     received = sorted(r for m in mock.messages() for r in m["recipients"])
     assert received == ["a@example.com", "b@example.com", "c@example.com"], sent.output
-    report = json.loads((tmp_path / "r.json").read_text())
+    report = json.loads((tmp_path / "r.json").read_text())["jobs"][0]
     assert report["messages"]["duplicates"] == 1 and report["messages"]["invalid"] == 1
 
 

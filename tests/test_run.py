@@ -38,7 +38,7 @@ def test_sends_each_message_once_and_rerun_sends_nothing(mwsync, write_job, mock
     assert first.exit_code == 0, first.output
     assert "sent 30 messages" in first.output
     assert sorted(m["recipients"][0] for m in mock.messages()) == sorted(r["email"] for r in rows(30))
-    report = json.loads((tmp_path / "r.json").read_text())
+    report = json.loads((tmp_path / "r.json").read_text())["jobs"][0]
     assert report["messages"] == {"total": 30, "sent": 30, "skipped": 0, "failed": 0, "unknown": 0, "held": 0,
                                   "changed": 0, "invalid": 0, "filtered": 0, "duplicates": 0}
     assert report["requests"] == {"total": 30, "by_status": {"200": 30}}
@@ -81,7 +81,7 @@ def test_invalid_rows_send_nothing_and_name_the_row(mwsync, write_job, mock, tmp
     assert "nothing was sent" in result.output and mock.messages() == []
     skipped = mwsync(*run_args(job, mock, tmp_path, "--skip-invalid", "--report", tmp_path / "r.json"))
     assert len(mock.messages()) == 3
-    report = json.loads((tmp_path / "r.json").read_text())
+    report = json.loads((tmp_path / "r.json").read_text())["jobs"][0]
     assert report["messages"]["invalid"] == 1
     assert [(f["state"], f["row"]) for f in report["failures"]] == [("invalid", 3)]
     assert "invalid: row 3: message.recipients" in skipped.output and "invalid 1" in skipped.output
@@ -124,7 +124,7 @@ def test_permanent_failure_is_reported_and_retried_on_rerun(mwsync, write_job, t
         path = write_job(dict(job, source={"rows": data}))
         result = mwsync(*run_args(path, server, tmp_path, "--report", tmp_path / "r.json"))
         assert result.exit_code == 1 and "INVALID_EVENT_ID" in result.output
-        failures = json.loads((tmp_path / "r.json").read_text())["failures"]
+        failures = json.loads((tmp_path / "r.json").read_text())["jobs"][0]["failures"]
         assert [(f["key"], f["row"], f["status"], f["code"]) for f in failures] == [("k-1", 2, 404, "INVALID_EVENT_ID")]
         data[1]["event"] = EVENT_ID
         rerun = mwsync(*run_args(write_job(dict(job, source={"rows": data})), server, tmp_path))
@@ -136,11 +136,11 @@ def test_unknown_outcome_is_held_until_resend_unknown(mwsync, write_job, mock, t
     job = write_job(job_dict(source={"rows": rows(3)}))
     mock.inject(lose_reply_next=1)
     first = mwsync(*run_args(job, mock, tmp_path))
-    assert first.exit_code == 1 and "unknown 1" in first.output
+    assert first.exit_code == 3 and "unknown 1" in first.output
     second = mwsync(*run_args(job, mock, tmp_path))
-    assert second.exit_code == 1 and "in doubt" in second.output and len(mock.messages()) == 3
+    assert second.exit_code == 3 and "in doubt" in second.output and len(mock.messages()) == 3
     held = mwsync(*run_args(job, mock, tmp_path, "--report", tmp_path / "held.json"))
-    assert [f["state"] for f in json.loads((tmp_path / "held.json").read_text())["failures"]] == ["unknown"]
+    assert [f["state"] for f in json.loads((tmp_path / "held.json").read_text())["jobs"][0]["failures"]] == ["unknown"]
     third = mwsync(*run_args(job, mock, tmp_path, "--resend-unknown"))
     assert third.exit_code == 0 and len(mock.messages()) == 4  # the user asked for the possible duplicate
 
@@ -151,10 +151,10 @@ def test_dry_run_sends_nothing(mwsync, write_job, mock, tmp_path):
     assert mock.stats()["requests"] == 0
 
 
-def test_bad_credentials_stop_the_job_with_exit_1(mwsync, write_job, mock, tmp_path, monkeypatch):
+def test_bad_credentials_stop_the_job_with_exit_4(mwsync, write_job, mock, tmp_path, monkeypatch):
     monkeypatch.setenv("MW_CLIENT_SECRET", "not-the-secret")
     result = mwsync(*run_args(write_job(job_dict()), mock, tmp_path))
-    assert result.exit_code == 1 and "STOPPED: authentication failed" in result.output
+    assert result.exit_code == 4 and "STOPPED: authentication failed" in result.output
     assert "not-the-secret" not in result.output and mock.messages() == []
 
 

@@ -42,7 +42,7 @@ def test_first_limit_calls_start_at_once_then_one_window_later():
     limiter = SlidingWindowLimiter(3, 1.0, margin_s=0.0, clock=clock, sleep=clock.sleep)
     starts = []
     for _ in range(7):
-        limiter.acquire()
+        limiter.acquire().done()
         starts.append(clock.now)
     assert starts == [0, 0, 0, 1, 1, 1, 2]
     assert clock.sleeps == [1.0, 1.0]
@@ -54,7 +54,7 @@ def test_no_window_ever_exceeds_the_limit_with_margin():
     starts = []
     for i in range(100):
         clock.now += 0.013 * (i % 7)  # irregular arrivals
-        limiter.acquire()
+        limiter.acquire().done()
         starts.append(clock.now)
     assert max_in_window(starts, 1.0 + default_margin_s(1.0) - 1e-9) == 10
 
@@ -84,7 +84,7 @@ def test_pause_after_429_holds_every_caller():
     clock = FakeClock()
     limiter = SlidingWindowLimiter(100, 1.0, margin_s=0.0, clock=clock, sleep=clock.sleep)
     limiter.pause(2.5)
-    limiter.acquire()
+    limiter.acquire().done()
     assert clock.now == 2.5
 
 
@@ -105,7 +105,7 @@ def test_threads_share_one_budget():
 
     def worker():
         for _ in range(10):
-            limiter.acquire()
+            limiter.acquire().done()
             with lock:
                 starts.append(time.monotonic())
 

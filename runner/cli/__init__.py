@@ -1,7 +1,8 @@
 """The `mwsync` command line (click): thin, every command delegates to a stage.
 
-Exit codes: 0 everything sent (or already sent), 1 some message failed or is unknown, 2 bad job file
-or usage. A user mistake prints what is wrong and how to fix it, never a traceback.
+Exit codes (`mwsync.errors`): 0 everything sent or already sent, 1 some messages failed, 2 bad job,
+template, row or usage (nothing sent), 3 messages in doubt, 4 stopped before the end (a rerun is safe).
+A user mistake prints what is wrong and how to fix it, never a traceback.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import click
 
 from .. import __version__
 from ..errors import MwsyncError
-from .inspect import plan, schema, status, validate
+from ..redact import redact
+from .inspect import plan, resolve, schema, status, validate
 from .loadtest import loadtest
 from .send import replay, run
 
@@ -22,7 +24,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except MwsyncError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(redact(f"error: {exc}"), err=True)
             ctx.exit(exc.exit_code)
 
 
@@ -33,7 +35,7 @@ def cli() -> None:
     authenticated, exactly once. Start with `mwsync run JOB.yaml` (the embedded mock by default)."""
 
 
-for _command in (validate, plan, run, replay, status, schema, loadtest):
+for _command in (validate, plan, run, replay, status, resolve, schema, loadtest):
     cli.add_command(_command)
 
 

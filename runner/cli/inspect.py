@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
+
+from ..errors import UsageError
+from ..redact import redact
 
 from .options import JOB_ARG, STATE_DIR, as_date, throttle_options
 from .output import failure_line
@@ -44,34 +48,89 @@ def plan(jobs, profile, throttle, today, as_json) -> None:
             click.echo(f"  warning: {e['warning']}")
 
 
+def _journal_options(f):
+    for option in reversed([
+        click.option("--journal", type=click.Path(dir_okay=False, path_type=Path), help="Journal file."),
+        click.option("--api-url", help="Target whose journal entries to use (default: the job's)."),
+        STATE_DIR,
+    ]):
+        f = option(f)
+    return f
+
+
+def _open(job, options, exclusive: bool):
+    """The job's journal, or None when it has none yet."""
+    from ..journal import SqliteJournal
+    from ..pipeline import journal_path
+
+    path = journal_path(job, options)
+    if not path.exists():
+        return None, path
+    return SqliteJournal(path, target=job.subscription.target, job=job.name, exclusive=exclusive), path
+
+
 @click.command()
 @JOB_ARG
-@click.option("--journal", type=click.Path(dir_okay=False, path_type=Path), help="Journal file.")
-@click.option("--api-url", help="Target whose journal entries to show (default: the job's).")
-@STATE_DIR
+@_journal_options
 def status(jobs, journal, api_url, state_dir) -> None:
-    """Summarise each job's journal: messages and deliveries by state."""
-    from ..journal import SqliteJournal
-    from ..pipeline import RunOptions, journal_path, load_jobs
+    """Summarise each job's journal: messages and deliveries by state, and every message in doubt."""
+    from ..pipeline import RunOptions, load_jobs
 
     options = RunOptions(journal=journal, api_url=api_url, state_dir=state_dir)
     for job in load_jobs(jobs, options, check_credentials=False):
-        path = journal_path(job, options)
-        if not path.exists():
+        j, path = _open(job, options, exclusive=False)
+        if j is None:
             click.echo(f"{job.name}: no journal yet ({path})")
             continue
-        j = SqliteJournal(path, target=job.subscription.target, job=job.name, exclusive=False)
         try:
             counts = j.counts()
-            failures = j.failures(run_only=False, limit=10)
+            failures = j.failures(run_only=False, limit=10, states=("failed",))
+            doubt = j.failures(run_only=False, limit=50, states=("unknown", "pending"))
         finally:
             j.close()
         fmt = lambda d: ", ".join(f"{k} {v}" for k, v in sorted(d.items())) or "none"  # noqa: E731
-        click.echo(f"{job.name} -> {job.subscription.target} ({path})")
+        click.echo(f"{job.name} -> {job.subscription.target} ({path}, not shared)")
         click.echo(f"  messages:   {fmt(counts['messages'])}")
         click.echo(f"  deliveries: {fmt(counts['deliveries'])}")
         for failure in failures:
-            click.echo(failure_line(failure))
+            click.echo(redact(failure_line(failure)))
+        if doubt:
+            click.echo(f"  in doubt ({len(doubt)}{'+' if len(doubt) == 50 else ''}): may or may not have been "
+                       "delivered; check with the recipients, then mwsync resolve JOB KEY --as sent|unsent")
+            for failure in doubt:
+                click.echo(redact(failure_line(failure)))
+
+
+@click.command()
+@click.argument("job", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("keys", nargs=-1)
+@click.option("--as", "as_", type=click.Choice(["sent", "unsent"]), required=True,
+              help="sent: they arrived, never send them again; unsent: they did not, the next run sends them.")
+@click.option("--all-unknown", is_flag=True, help="Settle every message in doubt instead of naming KEYS.")
+@_journal_options
+def resolve(job, keys, as_, all_unknown, journal, api_url, state_dir) -> None:
+    """Settle messages in doubt (unknown: the API may or may not have delivered them) after checking with
+    the recipients: KEY is the message's idempotency key, as `mwsync status` and the report list it."""
+    from ..pipeline import RunOptions, load_jobs
+
+    if bool(keys) == all_unknown:
+        raise UsageError("name the messages' idempotency KEYS, or pass --all-unknown (not both)")
+    options = RunOptions(journal=journal, api_url=api_url, state_dir=state_dir)
+    [loaded] = load_jobs([job], options, check_credentials=False)
+    j, path = _open(loaded, options, exclusive=True)
+    if j is None:
+        raise UsageError(f"{loaded.name}: no journal at {path}; nothing is in doubt")
+    try:
+        note = f"resolved by a person as {as_} (mwsync resolve)"
+        settled = j.resolve(None if all_unknown else list(keys), sent=as_ == "sent", note=note)
+    finally:
+        j.close()
+    outcome = "marked sent (never sent again)" if as_ == "sent" else "released (the next run sends them)"
+    click.echo(f"{loaded.name}: {settled['messages']} messages in doubt ({settled['deliveries']} deliveries) "
+               f"{outcome}")
+    if not settled["messages"]:
+        click.echo("  none of the named messages was in doubt (mwsync status JOB lists them)")
+        sys.exit(1)
 
 
 @click.command()

@@ -39,6 +39,9 @@ def send_options(f):
         click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write a JUnit XML report."),
         click.option("--embedded-rate-limit", default=EMBEDDED_RATE_LIMIT, show_default=True, metavar="N/S",
                      help="Rate limit of the embedded mock server."),
+        click.option("--new-journal", is_flag=True,
+                     help="Start an empty journal where a run used one before that is now gone or empty "
+                          "(what it recorded as sent would be sent again)."),
         STATE_DIR,
     ]):
         f = option(f)

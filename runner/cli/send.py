@@ -2,59 +2,111 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
-from ..errors import UsageError
+from ..errors import Interrupted, MwsyncError, UsageError
+from ..redact import redact
+from ..send.stop import interrupt_all, interrupted_reason
 from .options import JOB_ARG, as_date, send_options
 from .output import MAX_LISTED, failure_line, summary
 
 
 def _check_writable(flag: str, path: Path | None) -> None:
-    """Fail before anything is sent when a report could not be written after it."""
+    """Fail before anything is sent when a report could not be written after it (the file itself is not
+    touched: it is replaced atomically at the end)."""
     if path is None:
         return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a", encoding="utf-8"):
+        with tempfile.TemporaryFile(dir=path.parent):
             pass
     except OSError as exc:
         raise UsageError(f"{flag} {path}: cannot write there ({exc.strerror or exc}); choose another path") from None
+    if path.is_dir():
+        raise UsageError(f"{flag} {path}: is a folder; give a file name")
+
+
+@contextmanager
+def _signals_interrupt():
+    """SIGTERM (CI cancellation, `timeout`, Kubernetes) and SIGHUP act as Ctrl-C does: requests in flight
+    finish and are journalled, no new one starts, the reports are written. A signal ignored when mwsync
+    started (`nohup`) stays ignored."""
+
+    def interrupt(signum, frame):
+        interrupt_all(signal.Signals(signum).name)
+        raise KeyboardInterrupt
+
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        if sig != signal.SIGTERM and signal.getsignal(sig) == signal.SIG_IGN:
+            continue
+        try:
+            previous[sig] = signal.signal(sig, interrupt)
+        except ValueError:  # not the main thread: leave signals alone
+            break
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _write_reports(report: Path | None, junit: Path | None, reports, error=None) -> None:
+    from ..report import write_json, write_junit
+
+    for flag, path, write in (("--report", report, write_json), ("--junit", junit, write_junit)):
+        if path is None:
+            continue
+        try:
+            write(reports, path, error)
+        except OSError as exc:
+            click.echo(redact(f"error: {flag} {path}: cannot write the report ({exc.strerror or exc})"), err=True)
 
 
 def _execute(jobs, *, source=None, profile, throttle, today, api_url, journal, dry_run, skip_invalid,
-             resend_unknown, report, junit, embedded_rate_limit, state_dir) -> None:
+             resend_unknown, report, junit, embedded_rate_limit, state_dir, new_journal) -> None:
     from ..pipeline import RunOptions, run_jobs
     from ..plan import SendOptions
-    from ..report import write_json, write_junit
+    from ..report import run_exit_code
     from .progress import BarProgress, PlainProgress
 
     for flag, path in (("--report", report), ("--junit", junit)):
         _check_writable(flag, path)
     options = RunOptions(profile=profile, throttle=throttle, api_url=api_url, journal=journal, today=as_date(today),
                          embedded_rate_limit=embedded_rate_limit, state_dir=state_dir, source=source,
+                         new_journal=new_journal,
                          send=SendOptions(skip_invalid=skip_invalid, resend_unknown=resend_unknown, dry_run=dry_run))
-    if sys.stderr.isatty():
-        with BarProgress() as progress:
-            reports = run_jobs(jobs, options, progress)
-    else:
-        reports = run_jobs(jobs, options, PlainProgress())
+    try:
+        with _signals_interrupt():
+            if sys.stderr.isatty():
+                with BarProgress() as progress:
+                    reports = run_jobs(jobs, options, progress)
+            else:
+                reports = run_jobs(jobs, options, PlainProgress())
+    except MwsyncError as exc:
+        _write_reports(report, junit, [], exc)
+        raise
+    except KeyboardInterrupt:
+        error = Interrupted(f"{interrupted_reason()}; nothing was sent")
+        _write_reports(report, junit, [], error)
+        raise error from None
     for rep in reports:
-        click.echo(summary(rep))
+        click.echo(redact(summary(rep)))
         for warning in rep.warnings:
-            click.echo(f"  warning: {warning}")
+            click.echo(redact(f"  warning: {warning}"))
         for failure in rep.failures[:MAX_LISTED]:
-            click.echo(failure_line(failure))
+            click.echo(redact(failure_line(failure)))
         if len(rep.failures) > MAX_LISTED:
             click.echo(f"  ... and {len(rep.failures) - MAX_LISTED} more listed in --report / --junit "
                        "(up to 50 invalid rows and 100 messages; mwsync status JOB for the journal)")
-    if report:
-        write_json(reports, report)
-    if junit:
-        write_junit(reports, junit)
-    sys.exit(max(r.exit_code for r in reports))
+    _write_reports(report, junit, reports)
+    sys.exit(run_exit_code(reports))
 
 
 @click.command()

@@ -7,6 +7,8 @@ Problems are reported through `problem(key_path, message)`; `mwsync.config.loade
 from __future__ import annotations
 
 import datetime as dt
+import re
+import stat
 from pathlib import Path
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
@@ -18,6 +20,8 @@ from .job import Job, MessageSpec, RetryPolicy, SourceSpec, Subscription
 from .models import JobFile
 
 KeyPath = tuple[Any, ...]
+#: An API key pasted with its header scheme (`Bearer abc`) would go out as `Bearer Bearer abc`.
+BEARER_PREFIX_RE = re.compile(r"^\s*bearer\s+", re.IGNORECASE)
 Report = Callable[[KeyPath, str], None]
 
 
@@ -63,7 +67,7 @@ def build_job(model: JobFile, path: Path, problem: Report, lines: Mapping[str, i
         profiles=profiles,
         concurrent_connections=model.throttle.concurrent_connections,
         concurrent_batch_executions=model.throttle.concurrent_batch_executions,
-        retry=RetryPolicy(**model.retry.model_dump()),
+        retry=RetryPolicy(**dict(model.retry.model_dump(), resend_on=frozenset(model.retry.resend_on))),
         message=message,
         source=source,
         templates_dir=(base / model.templates_dir),
@@ -139,10 +143,11 @@ def _subscription(model: JobFile, api_url: str | None, problem, check_credential
         api_url=None if url == EMBEDDED or why else normalize_url(url),
         client_id=sub.client_id,
         client_secret=sub.client_secret,
-        api_key=sub.api_key,
+        api_key=BEARER_PREFIX_RE.sub("", sub.api_key),
         token_request=sub.token_request,
         connect_timeout_s=sub.connect_timeout_s,
         read_timeout_s=sub.read_timeout_s,
+        request_deadline_s=sub.deadline_s,
     )
 
 
@@ -156,7 +161,9 @@ def _message(model: JobFile, base: Path, problem) -> MessageSpec | None:
         problem(("message", "recipients"), "at least one recipient template is needed, e.g. \"{{ email }}\"")
     if msg.template is not None:
         templates_dir = base / model.templates_dir
-        file = templates_dir / msg.template
+        file = _confined(templates_dir, msg.template, problem)
+        if file is None:
+            return None
         try:
             text = file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
@@ -169,14 +176,56 @@ def _message(model: JobFile, base: Path, problem) -> MessageSpec | None:
                        msg.slots_from)
 
 
+def _confined(templates_dir: Path, name: str, problem: Report) -> Path | None:
+    """The template file `name` inside `templates_dir`, or None (a problem reported) when it is absolute,
+    climbs out with `..`, or resolves (through a symlink) outside the folder: a template is sent to
+    every recipient, so `/proc/self/environ` or `../../etc/passwd` must never be one."""
+    where = ("message", "template")
+    relative = Path(name)
+    if relative.is_absolute() or ".." in relative.parts:
+        problem(where, f"'{name}' is not inside templates_dir; name a file under {templates_dir} "
+                       "(no absolute path, no '..')")
+        return None
+    file = templates_dir / relative
+    try:
+        inside = file.resolve().is_relative_to(templates_dir.resolve())
+    except OSError:
+        inside = False
+    if not inside:
+        problem(where, f"'{name}' leads outside templates_dir ({templates_dir}) through a symlink; keep templates "
+                       "inside it")
+        return None
+    why = file_problem(file)
+    if why:
+        problem(where, f"{file}: {why}; templates live in {templates_dir} (templates_dir)")
+        return None
+    return file
+
+
+def file_problem(file: Path) -> str | None:
+    """Why `file` cannot be read as a job's input (missing, a folder, a FIFO or device), or None."""
+    try:
+        mode = file.stat().st_mode
+    except FileNotFoundError:
+        return "file not found"
+    except OSError as exc:
+        return f"cannot read it ({exc.strerror or exc})"
+    if stat.S_ISREG(mode):
+        return None
+    kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else \
+        "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) else "special"
+    return f"is {kind}, not a regular file"
+
+
 def _source(model: JobFile, base: Path, problem) -> SourceSpec | None:
     src = model.source
     if src.rows is not None:
         return SourceSpec("inline", rows=tuple(src.rows), filter=src.filter)
     kind = "csv" if src.csv is not None else "jsonl"
     file = base / (src.csv if src.csv is not None else src.jsonl)
-    if not file.is_file():
-        problem(("source", kind), f"file not found: {file} (paths are relative to the job file)")
+    why = file_problem(file)
+    if why:
+        problem(("source", kind), f"{why}: {file} (paths are relative to the job file)")
         return None
     return SourceSpec(kind, path=file, filter=src.filter, encoding=src.encoding, delimiter=src.delimiter)
 
@@ -187,7 +236,8 @@ def _source_file(file: Path, model: JobFile) -> SourceSpec:
     kind = kinds.get(file.suffix.lower())
     if kind is None:
         raise UsageError(f"{file}: replay reads .csv or .jsonl files (got '{file.suffix or 'no suffix'}')")
-    if not file.is_file():
-        raise UsageError(f"{file}: file not found")
+    why = file_problem(file)
+    if why:
+        raise UsageError(f"{file}: {why}")
     src = model.source
     return SourceSpec(kind, path=file, filter=src.filter, encoding=src.encoding, delimiter=src.delimiter)

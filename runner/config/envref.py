@@ -60,7 +60,8 @@ class _Resolution:
     def __init__(self) -> None:
         self.problems: list[tuple[KeyPath, str]] = []
         self.from_env: set[KeyPath] = set()
-        self.values: set[str] = set()  # every value substituted from the environment
+        self.values: set[str] = set()  # values substituted from the environment, but identifiers (event id)
+        self.sensitive: set[str] = set()  # those substituted into subscription or vars, where secrets live
 
 
 def _expand_tree(data: Any, environ: Mapping[str, str], path: KeyPath, found: _Resolution) -> Any:
@@ -71,7 +72,11 @@ def _expand_tree(data: Any, environ: Mapping[str, str], path: KeyPath, found: _R
     if isinstance(data, str):
         messages: list[str] = []
         out = expand_env(data, environ, messages)
-        found.values.update(environ[m.group(1)] for m in ENV_RE.finditer(data) if environ.get(m.group(1)))
+        values = {environ[m.group(1)] for m in ENV_RE.finditer(data) if environ.get(m.group(1))}
+        if path != ("message", "event_id"):  # an event id is an identifier, not a secret: errors show it
+            found.values |= values
+        if path[:1] in (("subscription",), ("vars",)):  # where secrets live, or may be put by mistake
+            found.sensitive |= values
         found.problems.extend((path, msg) for msg in messages)
         if out != data:
             found.from_env.add(path)
@@ -80,11 +85,12 @@ def _expand_tree(data: Any, environ: Mapping[str, str], path: KeyPath, found: _R
 
 
 def resolve_env(data: dict, environ: Mapping[str, str]
-                ) -> tuple[dict, list[tuple[KeyPath, str]], set[KeyPath], set[str]]:
+                ) -> tuple[dict, list[tuple[KeyPath, str]], set[KeyPath], set[str], set[str]]:
     """Check secret fields, then expand references in the sections that may use them (not in rows or
     message templates, so data can never pull in an environment value). Returns (data, problems,
-    key paths whose value came from the environment, the values substituted); each problem is
-    (key path, message)."""
+    key paths whose value came from the environment, the values substituted (but the event id's: job-file
+    errors never echo them), the values substituted into `subscription` or `vars` (the run's secrets:
+    never printed anywhere)); each problem is (key path, message)."""
     found = _Resolution()
     problems = found.problems
     sub = data.get("subscription")
@@ -111,7 +117,7 @@ def resolve_env(data: dict, environ: Mapping[str, str]
             if isinstance(source.get(key), str):
                 source[key] = _expand_tree(source[key], environ, ("source", key), found)
         out["source"] = source
-    return out, problems, found.from_env, found.values
+    return out, problems, found.from_env, found.values, found.sensitive
 
 
 def redact(text: str, values: set[str]) -> str:

@@ -28,6 +28,12 @@ class Subscription:
     token_request: str = "form"
     connect_timeout_s: float = 5.0
     read_timeout_s: float = 30.0
+    request_deadline_s: float | None = None
+
+    @property
+    def deadline_s(self) -> float:
+        """Most seconds one request may take in all: the job's `deadline_s`, else connect + read timeouts."""
+        return self.request_deadline_s or self.connect_timeout_s + self.read_timeout_s
 
     @property
     def embedded(self) -> bool:
@@ -54,6 +60,7 @@ class RetryPolicy:
     backoff_max_s: float = 30.0
     retry_after_default_s: float = 60.0
     max_retry_after_s: float = 120.0
+    resend_on: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from typing import Any, Iterator, Mapping
 from pydantic import ValidationError
 
 from ..errors import ConfigError, Problem, UsageError
+from ..redact import SECRETS
 from .build import build_job
 from .envref import redact, resolve_env
 from .job import Job
@@ -99,7 +100,9 @@ def load_job(
     data, lines, problems = read_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError(problems + [Problem(name, "", "a job file is a mapping with keys message, source, ...")])
-    data, env_problems, from_env, env_values = resolve_env(data, environ)
+    data, env_problems, from_env, env_values, sensitive = resolve_env(data, environ)
+    for value in sensitive:  # the run's redaction filter knows them from now on
+        SECRETS.add(value)
     problems += [Problem(name, dotted(loc), msg, line_for(lines, loc)) for loc, msg in env_problems]
     try:
         model = JobFile.model_validate(data)
@@ -118,4 +121,6 @@ def load_job(
     if problems:
         raise ConfigError(_redacted(problems, env_values))
     assert job is not None
+    SECRETS.add(job.subscription.client_secret)
+    SECRETS.add(job.subscription.api_key)
     return job

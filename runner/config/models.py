@@ -34,6 +34,10 @@ class SubscriptionModel(_Strict):
     )
     connect_timeout_s: float = Field(5.0, gt=0, le=600, description="Seconds to wait for a TCP connection.")
     read_timeout_s: float = Field(30.0, gt=0, le=600, description="Seconds to wait for an answer once a request is sent.")
+    deadline_s: float | None = Field(
+        None, gt=0, le=1200, allow_inf_nan=False,
+        description="Most seconds one request may take in all (connect, send, the whole answer); default "
+                    "connect_timeout_s + read_timeout_s. An answer still arriving then is cut off (a send: unknown).")
 
 
 class ProfileModel(_Strict):
@@ -66,6 +70,10 @@ class RetryModel(_Strict):
         60.0, ge=0, le=3600, description="Wait after a 429 without Retry-After (Moveworks' guidance: 60 s)."
     )
     max_retry_after_s: float = Field(120.0, ge=0, le=3600, description="Cap on any single 429 wait.")
+    resend_on: list[Literal[500, 501, 502, 504, 505, 506, 507, 508, 510, 511]] = Field(
+        default_factory=list,
+        description="5xx statuses to retry although the API may have accepted the message before failing "
+                    "(default none: such messages are held as unknown). Each retry risks a duplicate notification.")
 
 
 class MessageModel(_Strict):

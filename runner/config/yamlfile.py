@@ -37,15 +37,24 @@ KeyPath = tuple[Any, ...]
 
 
 MAX_NODES = 100_000  # a job file is small; more nodes means aliases nested into a "billion laughs"
+#: Characters of scalar text once every alias is expanded: beyond it an alias of a long string, repeated,
+#: would cost memory and time out of proportion to the file.
+MAX_EXPANDED_CHARS = 16_000_000
 
 
 class _TooLarge(Exception):
     pass
 
 
-def _walk(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], problems: list[tuple[KeyPath, int, str]]) -> None:
+def _walk(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], problems: list[tuple[KeyPath, int, str]],
+          size: list[int] | None = None) -> None:
+    size = [0] if size is None else size
     if len(lines) >= MAX_NODES:
         raise _TooLarge
+    if isinstance(node, yaml.ScalarNode):
+        size[0] += len(node.value)
+        if size[0] > MAX_EXPANDED_CHARS:
+            raise _TooLarge
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
@@ -55,10 +64,10 @@ def _walk(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], problems: l
             if key in seen:
                 problems.append((path + (key,), line, f"duplicate key (first defined on line {seen[key]}); keep one"))
             seen.setdefault(key, line)
-            _walk(value_node, path + (key,), lines, problems)
+            _walk(value_node, path + (key,), lines, problems, size)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _walk(item, path + (index,), lines, problems)
+            _walk(item, path + (index,), lines, problems, size)
 
 
 def read_yaml(path: Path) -> tuple[Any, dict[KeyPath, int], list[Problem]]:
@@ -77,8 +86,12 @@ def read_yaml(path: Path) -> tuple[Any, dict[KeyPath, int], list[Problem]]:
             _walk(node, (), lines, found)
         data = loader.construct_document(node) if node is not None else None
     except _TooLarge:
-        raise ConfigError([Problem(name, "", f"more than {MAX_NODES} values once aliases are expanded; "
-                                             "a job file needs far fewer (nested aliases?)")]) from None
+        raise ConfigError([Problem(name, "", f"more than {MAX_NODES} values or {MAX_EXPANDED_CHARS // 1_000_000} "
+                                             "million characters once aliases are expanded; a job file needs far "
+                                             "fewer (aliases repeating a long value?)")]) from None
+    except RecursionError:
+        raise ConfigError([Problem(name, "", "nested too deeply to read (thousands of levels); a job file is a "
+                                             "few levels of keys")]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None

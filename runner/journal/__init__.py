@@ -30,6 +30,8 @@ class JournalBackend(Protocol):
     """
 
     run_id: str
+    location: str  # where it lives: a file path, or a database URL without its password
+    shared: bool  # True when other runners (other machines) use the same journal
 
     def recover(self) -> int: ...
 

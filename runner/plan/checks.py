@@ -5,6 +5,7 @@ syntactically valid e-mail; `event_id` a UUID.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
@@ -48,11 +49,34 @@ def email_problem(address: str) -> str | None:
     return _domain_problem(domain)
 
 
+#: C0 control characters a chat message or slot can never need (tab, newline and carriage return can).
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def shown(value: str, limit: int = 80) -> str:
+    """`value` quoted for an error message: control characters and lone surrogates escaped, cut to `limit`."""
+    text = value[:limit] + ("..." if len(value) > limit else "")
+    if text.isprintable():
+        return f"'{text}'"
+    return "'" + text.encode("unicode_escape", "backslashreplace").decode("ascii") + "'"
+
+
+def _control_problem(message: RenderedMessage) -> tuple[str, str] | None:
+    for field, value in (("message.text", message.text), ("message.idempotency_key", message.key),
+                         *((f"message.slots.{k}", v) for k, v in message.slots.items())):
+        found = CONTROL_RE.search(value)
+        if found:
+            return field, (f"holds the control character U+{ord(found.group()):04X} at position {found.start()}; "
+                           "a NUL or other control character is never meant for a chat message: fix the data")
+    return None
+
+
 def message_problems(message: RenderedMessage) -> list[tuple[str, str]]:
-    """Every way `message` breaks the API's limits, as `(field, problem with fix)` pairs."""
+    """Every way `message` breaks the API's limits, as `(field, problem with fix)` pairs: event id, text
+    length, recipients, invalid Unicode, control characters."""
     problems: list[tuple[str, str]] = []
     if not is_uuid(message.event_id):
-        problems.append(("message.event_id", f"'{message.event_id}' is not a UUID like "
+        problems.append(("message.event_id", f"{shown(message.event_id)} is not a UUID like "
                                              "3f1c2a9e-5b7d-4e8f-9a10-2b3c4d5e6f70 (the event's id in Creator Studio)"))
     size = len(message.text)
     if size == 0:
@@ -65,8 +89,11 @@ def message_problems(message: RenderedMessage) -> list[tuple[str, str]]:
         "".join((message.key, message.text, *message.slots.keys(), *message.slots.values())).encode("utf-8")
     except UnicodeEncodeError:
         problems.append(("message", "holds characters that are not valid Unicode (lone surrogates); fix the data"))
+    control = _control_problem(message)
+    if control:
+        problems.append(control)
     for address in message.recipients:
         why = email_problem(address)
         if why:
-            problems.append(("message.recipients", f"'{address}' is not a valid e-mail: {why}"))
+            problems.append(("message.recipients", f"{shown(address)} is not a valid e-mail: {why}"))
     return problems

@@ -45,6 +45,10 @@ class TokenCache:
         self._lock = threading.Lock()
         self.fetches = 0
 
+    def valid(self) -> bool:
+        """True while the current access token may still be used (no fetch needed)."""
+        return self._valid() is not None
+
     def _valid(self) -> AccessToken | None:
         token = self._token
         return token if token is not None and self._clock() < token.refresh_at else None
@@ -80,8 +84,17 @@ class BearerAuth(requests.auth.AuthBase):
     otherwise go out with an expired token, meet a 401 and spend another slot.
     """
 
-    def __init__(self, token: Callable[[], str]):
+    def __init__(self, token: Callable[[], str], ready: Callable[[], bool] = lambda: True):
         self._token = token
+        self._ready = ready
+
+    def ready(self) -> bool:
+        """True when stamping needs no access-token request (the token is valid, or a static key)."""
+        return self._ready()
+
+    def refresh(self) -> None:
+        """Fetch the access token now (before taking the request's own rate-limit slot)."""
+        self._token()
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers["Authorization"] = f"Bearer {self._token()}"

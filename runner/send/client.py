@@ -5,26 +5,38 @@ README "API facts"): `POST /oauth/v1/token`, `GET /rest/v1/auth/test`,
 `POST /rest/v1/events/{event_id}/messages/send` with `{"message", "recipients", "context": {"slots"}}`,
 200 `{"data": {"status": "RECEIVED"}}`, errors `{"error": {"code", "message"}}` (or flat `{code, message}`).
 
-Outcomes: 2xx -> `sent`; 429 -> wait Retry-After (else 60 s, capped) and retry; 5xx, connection
-refused, connect timeout -> exponential backoff with full jitter, bounded attempts; 401 -> one new
-access token, then `AuthError`; other 4xx -> `failed`, never retried; read timeout or a connection
-dropped after the request went out -> `unknown`, never resent automatically.
+Outcomes of a send (the table is `status_error`):
+
+- 2xx -> `sent`;
+- 429, 503, connection refused, connect timeout: the API certainly did not process it -> retried
+  (429 after Retry-After, else 60 s, capped; the others with exponential backoff and full jitter);
+- 401 -> one new access token, then `AuthError` (the run stops);
+- other 4xx -> `failed`, never retried: the API certainly refused it;
+- 500, 502, 504 and other 5xx, a connection dropped after the request was written, no complete
+  answer within the deadline -> `unknown`: the API may have scheduled it, so it is never resent
+  automatically (`retry.resend_on` opts chosen statuses into retries, at the risk of a duplicate).
+
+When nothing can succeed (the API cannot be reached, its token endpoint keeps failing, the credentials
+are refused) the error raised stops the whole run (`Unreachable`, `AuthError`).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
-from typing import Callable, Literal, Mapping, Sequence
-from urllib.parse import quote
+from typing import Any, Callable, Literal, Mapping, Sequence
+from urllib.parse import quote, urlsplit
 
 import requests
 import urllib3
 from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
 from ..config.job import RetryPolicy, Subscription
-from ..errors import AuthError, MwsyncError, OutcomeUnknown, PermanentError, RateLimited, TransientError, UsageError
+from ..errors import (
+    AuthError, MwsyncError, OutcomeUnknown, PermanentError, RateLimited, TransientError, Unreachable, UsageError,
+)
 from ..records import SendResult
 from .auth import BearerAuth, TokenCache
 from .retry import Reauthenticate, retrying
@@ -34,6 +46,8 @@ from .throttle import Limiter
 TOKEN_PATH = "/oauth/v1/token"
 AUTH_TEST_PATH = "/rest/v1/auth/test"
 SEND_PATH = "/rest/v1/events/{event_id}/messages/send"
+#: `expires_in` assumed when a token response has none: the shorter of the two documented lifetimes.
+DEFAULT_EXPIRES_IN_S = 60.0
 
 Call = Literal["token", "send", "auth test"]
 
@@ -47,35 +61,48 @@ def api_error(response: requests.Response) -> tuple[str | None, str | None]:
     if isinstance(body, dict):
         inner = body.get("error", body)
         if isinstance(inner, dict):
-            return inner.get("code"), inner.get("message")
+            return _text(inner.get("code")), _text(inner.get("message"))
         if isinstance(inner, str):
-            return inner, body.get("error_description") or body.get("message")
+            return inner, _text(body.get("error_description") or body.get("message"))
     return None, None
 
 
-def status_error(response: requests.Response, call: Call) -> MwsyncError:
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)[:500]
+
+
+def status_error(response: requests.Response, call: Call, *, resend_on: frozenset[int] = frozenset(),
+                 what: str = "") -> MwsyncError:
     """The error for a non-2xx answer to `call`: the one status table of the client.
 
-    | status | token                | send                 | auth test  |
-    |--------|----------------------|----------------------|------------|
-    | 429    | RateLimited (retry)  | RateLimited (retry)  | AuthError  |
-    | 401    | AuthError            | AuthError (*)        | AuthError  |
-    | 5xx    | TransientError       | TransientError       | AuthError  |
-    | other  | AuthError            | PermanentError       | AuthError  |
+    | status            | token                | send                           | auth test  |
+    |-------------------|----------------------|--------------------------------|------------|
+    | 429               | RateLimited (retry)  | RateLimited (retry)            | AuthError  |
+    | 503               | TransientError       | TransientError (retry)         | AuthError  |
+    | other 5xx         | TransientError       | OutcomeUnknown (held) (**)     | AuthError  |
+    | 401               | AuthError            | AuthError (*)                  | AuthError  |
+    | other             | AuthError            | PermanentError (failed)        | AuthError  |
 
-    (*) the client first retries a send's 401 once with a new access token (`Reauthenticate`).
+    (*) a send's first 401 is retried once with a new access token (`Reauthenticate`).
+    (**) unless the status is in `resend_on` (the job's `retry.resend_on`): then TransientError.
+    A token request carries no message, so retrying it can never duplicate one. `what` names the
+    request in the message (e.g. the event id).
     """
     status = response.status_code
     code, message = api_error(response)
-    detail = " ".join(str(p) for p in (status, code, message) if p)
+    detail = " ".join(str(p) for p in (status, code, message) if p) + (f" ({what})" if what else "")
     if call == "auth test":
         return AuthError(f"auth test failed: {detail}", status=status, code=code)
     if status == 429:
-        what = "token request rate limited" if call == "token" else "rate limited"
-        return RateLimited(f"{what}: {detail}", retry_after_s(response), code=code, api_message=message)
+        head = "token request rate limited" if call == "token" else "rate limited"
+        return RateLimited(f"{head}: {detail}", retry_after_s(response), code=code, api_message=message)
     if status >= 500:
-        what = "token endpoint failed" if call == "token" else "server error"
-        return TransientError(f"{what}: {detail}", status=status, code=code, api_message=message)
+        if call == "token":
+            return TransientError(f"token endpoint failed: {detail}", status=status, code=code, api_message=message)
+        if status == 503 or status in resend_on:
+            return TransientError(f"server error: {detail}", status=status, code=code, api_message=message)
+        return OutcomeUnknown(f"server error after the request was received, it may have been delivered: {detail}",
+                              status=status, code=code, api_message=message)
     if call == "token":
         return AuthError(f"token request refused: {detail}; check client_id/client_secret and the API URL's region",
                          status=status, code=code)
@@ -85,6 +112,24 @@ def status_error(response: requests.Response, call: Call) -> MwsyncError:
     return PermanentError(f"rejected: {detail}", status=status, code=code, api_message=message)
 
 
+def expires_in_s(value: Any) -> float:
+    """Seconds from a token response's `expires_in` (RFC 6749 section 5.1: a number of seconds): a finite
+    number above 0, or a string of digits; missing or null means `DEFAULT_EXPIRES_IN_S`. Raises `AuthError`
+    naming the value otherwise (`"soon"`, `"0x10"`, `[1]`, `1e400`, `-5`)."""
+    if value is None:
+        return DEFAULT_EXPIRES_IN_S
+    number = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str) and value.strip().isdigit():
+        number = float(value.strip())
+    if number is None or not math.isfinite(number) or number <= 0:
+        shown = json.dumps(value)[:40] if isinstance(value, (str, list, dict, bool)) else repr(value)[:40]
+        raise AuthError(f"the token response's expires_in is {shown}, not a number of seconds above 0; the "
+                        "token endpoint answered something this client cannot use", status=200)
+    return number
+
+
 def _json_token_request(url: str, headers: dict, request_kwargs: dict) -> tuple[str, dict, dict]:
     """Compliance hook: send the token request as JSON (the current OpenAPI) instead of a form."""
     request_kwargs["data"] = json.dumps(request_kwargs.pop("data", {}))
@@ -92,8 +137,9 @@ def _json_token_request(url: str, headers: dict, request_kwargs: dict) -> tuple[
 
 
 def _token_response(response: requests.Response) -> requests.Response:
-    """Compliance hook: raise our errors for non-200 answers; unwrap `{"data": {...}}` (current
-    OpenAPI) into the plain OAuth shape (older guide) that oauthlib parses."""
+    """Compliance hook: raise our errors for non-200 answers; unwrap `{"data": {...}}` (current OpenAPI)
+    into the plain OAuth shape (older guide) that oauthlib parses; check `expires_in` before oauthlib
+    does arithmetic on it."""
     if response.status_code != 200:
         raise status_error(response, "token")
     try:
@@ -101,7 +147,11 @@ def _token_response(response: requests.Response) -> requests.Response:
     except ValueError:
         raise AuthError("token response is not JSON", status=200) from None
     if isinstance(body, dict) and isinstance(body.get("data"), dict) and "access_token" not in body:
-        response._content = json.dumps(body["data"]).encode("utf-8")
+        body = body["data"]
+    if not isinstance(body, dict) or not isinstance(body.get("access_token"), str) or not body["access_token"]:
+        raise AuthError("token response has no access_token", status=200)
+    body = dict(body, expires_in=expires_in_s(body.get("expires_in")))
+    response._content = json.dumps(body).encode("utf-8")
     return response
 
 
@@ -112,40 +162,60 @@ def _never_sent(exc: requests.exceptions.ConnectionError) -> bool:
         reason, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError))
 
 
+class CannotConnect(TransientError):
+    """The connection failed before the request went out: retried; when retries run out, the run stops."""
+
+
+class _CallAuth(requests.auth.AuthBase):
+    """The client's bearer auth plus this call's `before_send` hook (run once the slot is granted)."""
+
+    def __init__(self, bearer: BearerAuth, before_send: Callable[[], None] | None):
+        self.bearer, self.before_send = bearer, before_send
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request = self.bearer(request)
+        request.mwsync_before_send = self.before_send  # type: ignore[attr-defined]
+        return request
+
+
 class MoveworksClient:
     """Sends messages for events through one `MoveworksSession`, with auth, throttle and retries.
 
-    `base_url`: API URL (no trailing slash needed); `subscription`: credentials and timeouts
-    (its `api_url` is ignored in favour of `base_url`); `limiter`: shared by every thread;
-    `retry`: attempts and waits (seconds); `pool_size`: the run's concurrent connections.
-    `clock` and `sleep` are injectable; `stop` (an event set on Ctrl-C) cuts retry waits short and
-    keeps further requests from going out (`Interrupted`). Thread-safe: threads share the session
-    and token cache.
+    `base_url`: API URL (no trailing slash needed); `subscription`: credentials, timeouts and the request
+    deadline (its `api_url` is ignored in favour of `base_url`); `limiter`: shared by every thread;
+    `retry`: attempts, waits (seconds) and `resend_on`; `pool_size`: the run's concurrent connections.
+    `clock` and `sleep` are injectable; `stop` (an event set on Ctrl-C) cuts retry waits short and keeps
+    further requests from going out (`Interrupted`). `on_token(value)` is told every access token issued
+    (the run's redaction filter). Thread-safe: threads share the session and token cache.
     Raises `UsageError` for a plain-http URL to anything but a loopback host.
     """
 
     def __init__(self, base_url: str, subscription: Subscription, limiter: Limiter, *,
                  retry: RetryPolicy = RetryPolicy(), pool_size: int = 1,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] | None = None,
-                 stop: threading.Event | None = None):
+                 stop: threading.Event | None = None, on_token: Callable[[str], None] | None = None):
         self.base_url = base_url.rstrip("/")
         if not allow_loopback_http(self.base_url):
             raise UsageError(f"{self.base_url}: plain http would send credentials in clear text; use https "
                              "(http only for 127.0.0.1/localhost)")
+        self.host = urlsplit(self.base_url).netloc
         self.retry = retry
         self.timeout = (subscription.connect_timeout_s, subscription.read_timeout_s)
+        self.deadline_s = subscription.deadline_s
         self._stop = stop
         self._sleep = sleep or (stop.wait if stop is not None else time.sleep)  # Ctrl-C cuts a retry wait short
+        self._on_token = on_token or (lambda value: None)
         self.session = MoveworksSession(limiter, client_id=subscription.client_id, pool_size=pool_size,
                                         retry_after_default_s=retry.retry_after_default_s,
-                                        max_retry_after_s=retry.max_retry_after_s, stop=stop)
+                                        max_retry_after_s=retry.max_retry_after_s, deadline_s=self.deadline_s,
+                                        stop=stop)
         self.session.register_compliance_hook("access_token_response", _token_response)
         if subscription.token_request == "json":
             self.session.register_compliance_hook("access_token_request", _json_token_request)
         self._secret = subscription.client_secret
         if subscription.client_id and subscription.client_secret:
             self.tokens: TokenCache | None = TokenCache(self._fetch_token, clock=clock)
-            self.auth = BearerAuth(self.tokens.get)
+            self.auth = BearerAuth(self.tokens.get, self.tokens.valid)
         else:
             key = subscription.api_key
             self.tokens = None
@@ -153,39 +223,68 @@ class MoveworksClient:
 
     def _fetch_token(self) -> tuple[str, float]:
         """POST the client credentials (in the body, never a Basic header) for a new access token.
-        Returns `(access_token, expires_in_s)`; raises `AuthError` or `TransientError`."""
+        Returns `(access_token, expires_in_s)`; raises `AuthError`, `RateLimited`, `CannotConnect` or
+        `TransientError`."""
         try:
             token = self.session.fetch_token(self.base_url + TOKEN_PATH, client_secret=self._secret,
                                              include_client_id=True, timeout=self.timeout)
         except OAuth2Error as exc:
             raise AuthError(f"token response rejected: {exc.description or exc.error}") from None
         except requests.exceptions.RequestException as exc:
-            raise TransientError(f"token request failed: {exc.__class__.__name__}") from None
-        try:
-            return str(token["access_token"]), float(token["expires_in"])
-        except (KeyError, TypeError, ValueError):
-            raise AuthError("token response lacks access_token or a numeric expires_in") from None
+            raise self._transport_error(exc, "token request") from None
+        value = str(token["access_token"])
+        self._on_token(value)
+        return value, expires_in_s(token.get("expires_in"))
+
+    def _transport_error(self, exc: requests.exceptions.RequestException, what: str) -> MwsyncError:
+        """The error for a request that got no HTTP answer: `CannotConnect` when it never went out, else
+        `OutcomeUnknown` (for a token request, a `TransientError`: no message is at stake)."""
+        if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                            requests.exceptions.InvalidSchema, requests.exceptions.InvalidHeader)):
+            return PermanentError(f"{what} not sent: {exc.__class__.__name__} ({self.base_url})")
+        if isinstance(exc, requests.exceptions.ConnectionError) and _never_sent(exc):
+            return CannotConnect(f"cannot connect to {self.host}: {_cause(exc)}")
+        if self.session.deadline_exceeded() or isinstance(exc, requests.exceptions.Timeout):
+            limit = f"within the {self.deadline_s:g} s deadline" if self.session.deadline_exceeded() \
+                else f"within {self.timeout[1]:g} s (read_timeout_s)"
+            reason = f"no complete answer from {self.host} {limit}"
+        else:
+            reason = f"the connection to {self.host} failed after the request was sent ({_cause(exc)})"
+        if what == "token request":
+            return TransientError(f"token request: {reason}")
+        return OutcomeUnknown(f"{reason}; it may have been delivered")
 
     def send_message(self, event_id: str, text: str, recipients: Sequence[str],
-                     slots: Mapping[str, str] | None = None) -> SendResult:
-        """Send one request for `event_id` to 1..500 `recipients`; return its `SendResult`
-        (`sent`, `failed` or `unknown`). Raises `AuthError` when the credentials are refused."""
+                     slots: Mapping[str, str] | None = None, *,
+                     before_send: Callable[[], None] | None = None) -> SendResult:
+        """Send one request for `event_id` to 1..500 `recipients`; return its `SendResult` (`sent`,
+        `failed` or `unknown`). `before_send()` runs right before each attempt goes out (after its
+        rate-limit slot and access token); an attempt that never reached it was certainly not sent.
+        Raises `AuthError` when the credentials are refused, `Unreachable` when nothing can get through,
+        `Interrupted` when the run stopped before the request went out."""
         body: dict = {"message": text, "recipients": list(recipients)}
         if slots:
             body["context"] = {"slots": dict(slots)}
         url = self.base_url + SEND_PATH.format(event_id=quote(event_id, safe=""))
         counts = {"attempts": 0, "429": 0, "reauth": 0}
         started = time.monotonic()
+        auth = _CallAuth(self.auth, before_send)
         try:
             for attempt in retrying(self.retry, sleep=self._sleep, stop=self._stop):
                 with attempt:
                     counts["attempts"] += 1
                     try:
-                        status = self._attempt(url, body, counts)
+                        status = self._attempt(url, body, auth, counts, event_id)
                     except RateLimited:  # from the send or from its access-token request
                         counts["429"] += 1
                         raise
-        except (PermanentError, TransientError) as exc:
+        except CannotConnect as exc:
+            raise Unreachable(f"{exc}; nothing can be sent, so the run stops") from None
+        except TransientError as exc:
+            if not counts.get("sent"):  # the token endpoint kept failing: no send went out
+                raise Unreachable(f"{exc}; no access token, so the run stops") from None
+            return self._result("failed", exc, counts, started)
+        except PermanentError as exc:
             return self._result("failed", exc, counts, started)
         except OutcomeUnknown as exc:
             return self._result("unknown", exc, counts, started)
@@ -197,24 +296,18 @@ class MoveworksClient:
         return SendResult(state, exc.status, counts["attempts"], error=str(exc), code=exc.code,
                           retried_429=counts["429"], latency_ms=(time.monotonic() - started) * 1000)
 
-    def _attempt(self, url: str, body: dict, counts: dict) -> int:
+    def _attempt(self, url: str, body: dict, auth: _CallAuth, counts: dict, event_id: str) -> int:
         try:
-            response = self.session.post(url, json=body, auth=self.auth, timeout=self.timeout, withhold_token=True)
-        except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema,
-                requests.exceptions.InvalidHeader) as exc:
-            raise PermanentError(f"request not sent: {exc.__class__.__name__} ({self.base_url})") from None
-        except requests.exceptions.ConnectionError as exc:
-            if _never_sent(exc):
-                raise TransientError(f"cannot connect to {self.base_url}: {exc.__class__.__name__}") from None
-            raise OutcomeUnknown(f"connection dropped after the request was sent ({exc.__class__.__name__})") from None
-        except requests.exceptions.Timeout as exc:
-            raise OutcomeUnknown(f"no answer within {self.timeout[1]:g} s ({exc.__class__.__name__})") from None
+            response = self.session.post(url, json=body, auth=auth, timeout=self.timeout, withhold_token=True)
         except requests.exceptions.RequestException as exc:
-            raise OutcomeUnknown(f"request failed mid-flight ({exc.__class__.__name__})") from None
+            error = self._transport_error(exc, "send")
+            counts["sent"] = counts.get("sent") or not isinstance(error, CannotConnect)
+            raise error from None
+        counts["sent"] = True
         status = response.status_code
         if 200 <= status < 300:
             return status
-        error = status_error(response, "send")
+        error = status_error(response, "send", resend_on=self.retry.resend_on, what=f"event {event_id}")
         if status == 401 and self.tokens is not None and not counts["reauth"]:
             counts["reauth"] = 1
             self.tokens.invalidate(BearerAuth.token_of(response.request))
@@ -222,12 +315,34 @@ class MoveworksClient:
         raise error
 
     def test_auth(self) -> None:
-        """`GET /rest/v1/auth/test` with the current token. Raises `AuthError` unless it answers 200."""
-        response = self.session.get(self.base_url + AUTH_TEST_PATH, auth=self.auth, timeout=self.timeout,
-                                    withhold_token=True)
+        """`GET /rest/v1/auth/test` with the current token. Raises `AuthError` unless it answers 200,
+        `Unreachable` when the API cannot be reached."""
+        try:
+            response = self.session.get(self.base_url + AUTH_TEST_PATH, auth=self.auth, timeout=self.timeout,
+                                        withhold_token=True)
+        except requests.exceptions.RequestException as exc:
+            raise Unreachable(str(self._transport_error(exc, "auth test"))) from None
+        except CannotConnect as exc:
+            raise Unreachable(str(exc)) from None
         if response.status_code != 200:
             raise status_error(response, "auth test")
+
+    def abort(self) -> None:
+        """Cut the requests in flight (the run is stopping): each ends `unknown`."""
+        self.session.abort_all()
 
     def close(self) -> None:
         """Close the session's connections."""
         self.session.close()
+
+
+def _cause(exc: BaseException) -> str:
+    """A short cause for a connection error: `connection refused`, `name not resolved`, the class name."""
+    text = str(exc).lower()
+    for needle, cause in (("refused", "connection refused"), ("name or service not known", "name not resolved"),
+                          ("nodename nor servname", "name not resolved"), ("failed to resolve", "name not resolved"),
+                          ("timed out", "connect timeout"), ("reset by peer", "connection reset"),
+                          ("remote end closed", "connection closed without an answer")):
+        if needle in text:
+            return cause
+    return exc.__class__.__name__

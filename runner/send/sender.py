@@ -3,35 +3,46 @@
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from ..errors import AuthError, Interrupted
+from ..errors import AuthError, Interrupted, JournalError, RunStopped
 from ..records import Batch, SendResult
+from .stop import interrupt_all, interrupted_reason
+
+#: Seconds requests already in flight get to finish once the run is stopping; then their connections
+#: are cut (they become `unknown`), so Ctrl-C or SIGTERM ends the run within seconds.
+STOP_GRACE_S = 10.0
 
 
 @dataclass(frozen=True)
 class SendSummary:
     """What the send pass did: `requests` made (final outcomes), `attempts` HTTP requests (retries
     included), `by_status` final HTTP status of each request (`no_response` when none came),
-    `status_429` 429s met on the way, `stopped` why it stopped early (None when it finished)."""
+    `status_429` 429s met on the way, `stopped` why it stopped early (None when it finished),
+    `stop_error` the error that stopped it (an `Interrupted`, `AuthError`, `Unreachable`, `JournalError`)."""
 
     requests: int = 0
     attempts: int = 0
     by_status: dict[str, int] = field(default_factory=dict)
     status_429: int = 0
     stopped: str | None = None
+    stop_error: RunStopped | None = None
 
 
 class Sender:
-    """Sends a job's batches through `client` (`send_message(event_id, text, recipients, slots) ->
-    SendResult`), `workers` at a time, journalling each request before it goes out and its outcome
-    after (`journal.begin(batch) -> request id`, `journal.finish(request id, result)`).
+    """Sends a job's batches through `client` (`send_message(event_id, text, recipients, slots,
+    before_send=...) -> SendResult`), `workers` at a time. Each request's deliveries are journalled
+    `pending` right before it goes out (`journal.begin(batch)`, from the client's `before_send`: after the
+    rate-limit slot and the access token) and its outcome after (`journal.finish(request id, result)`).
+    A request that never got that far (the run stopped first) is not journalled: the next run sends it.
     `progress(batch, result)` is called per request.
 
-    Stops early on `AuthError` (nothing more could succeed), on Ctrl-C and when `stop` is set (Ctrl-C in
-    another job of the run): requests in flight finish and are journalled, queued ones never start.
+    Stops early, sending nothing more, on an error that stops the run (`RunStopped`: credentials refused,
+    API unreachable, journal unusable), on Ctrl-C, and when `stop` is set (a signal, or another job of the
+    run stopping): requests in flight get `STOP_GRACE_S` to finish and are journalled.
     """
 
     def __init__(self, client, journal, *, workers: int = 1, name: str = "job",
@@ -42,26 +53,40 @@ class Sender:
         self._lock = threading.Lock()
         self._counts = {"requests": 0, "attempts": 0, "status_429": 0}
         self._by_status: dict[str, int] = {}
-        self._stopped: str | None = None
+        self._stop_error: RunStopped | None = None
+
+    def _stopping(self, error: RunStopped) -> None:
+        with self._lock:
+            if self._stop_error is None or isinstance(self._stop_error, Interrupted):
+                self._stop_error = error
+        self._stop.set()
 
     def _send(self, batch: Batch) -> None:
         if self._stop.is_set():
             return
-        request_id = self.journal.begin(batch)
+        request_ids: list[str] = []
+
+        def before_send() -> None:
+            if not request_ids:
+                request_ids.append(self.journal.begin(batch))
+
         try:
-            result = self.client.send_message(batch.event_id, batch.text, batch.recipients, batch.slots)
-        except AuthError as exc:
-            result = SendResult("failed", exc.status, 1, error=str(exc), code=exc.code)
-            self._stop.set()
-            self._stopped = "authentication failed"
-        except Interrupted as exc:  # never went out: the next run sends it
-            result = SendResult("failed", None, 0, error=str(exc))
+            result = self.client.send_message(batch.event_id, batch.text, batch.recipients, batch.slots,
+                                              before_send=before_send)
+        except RunStopped as exc:
+            self._stopping(exc)
+            if request_ids:  # it went out and was refused or never answered with a delivery: not sent
+                self._finish(request_ids[0], SendResult("failed", getattr(exc, "status", None), 1, error=str(exc),
+                                                        code=getattr(exc, "code", None)))
+            return
         except BaseException as exc:
-            # Whether the request went out is not known: `unknown` is the state that never resends blindly.
-            self.journal.finish(request_id, SendResult("unknown", None, 1,
-                                                       error=f"{exc.__class__.__name__} raised while sending"))
+            if request_ids:  # whether it went out is not known: `unknown` never resends blindly
+                self._finish(request_ids[0], SendResult("unknown", None, 1,
+                                                        error=f"{exc.__class__.__name__} raised while sending"))
             raise
-        self.journal.finish(request_id, result)
+        if not request_ids:
+            before_send()
+        self._finish(request_ids[0], result)
         with self._lock:
             self._counts["requests"] += 1
             self._counts["attempts"] += result.attempts
@@ -70,25 +95,64 @@ class Sender:
             self._by_status[status] = self._by_status.get(status, 0) + 1
         self.progress(batch, result)
 
+    def _finish(self, request_id: str, result: SendResult) -> None:
+        try:
+            self.journal.finish(request_id, result)
+        except JournalError as exc:  # the rows stay `pending`: the next run holds them as unknown
+            self._stopping(exc)
+
     def run(self, batches: Iterable[Batch]) -> SendSummary:
-        """Send every batch from `batches`; return the `SendSummary`."""
-        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix=f"mwsync-{self.name}") as pool:
-            inflight: set[Future] = set()
-            try:
-                for batch in batches:
-                    if self._stop.is_set():
-                        self._stopped = self._stopped or "interrupted"
-                        break
-                    while len(inflight) >= 2 * self.workers:
-                        done, inflight = wait(inflight, return_when=FIRST_COMPLETED)
-                        for future in done:
-                            future.result()
-                    inflight.add(pool.submit(self._send, batch))
-                for future in inflight:
+        """Send every batch from `batches`; return the `SendSummary`. A `JournalError` reading the
+        journal while planning the next batch stops the run like any `RunStopped`."""
+        pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix=f"mwsync-{self.name}")
+        inflight: set[Future] = set()
+        try:
+            for batch in batches:
+                if self._stop.is_set():
+                    break
+                while len(inflight) >= 2 * self.workers:
+                    done, inflight = wait(inflight, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        future.result()
+                inflight.add(pool.submit(self._send, batch))
+        except RunStopped as exc:
+            self._stopping(exc)
+        except KeyboardInterrupt:
+            interrupt_all()
+            self._stopping(Interrupted(interrupted_reason()))
+        finally:
+            self._drain(pool, inflight)
+        error = self._stop_error
+        return SendSummary(by_status=dict(self._by_status), stopped=_reason(error) if error else None,
+                           stop_error=error, **self._counts)
+
+    def _drain(self, pool: ThreadPoolExecutor, inflight: set[Future]) -> None:
+        """Wait for the requests in flight: all of them, or `STOP_GRACE_S` once the run is stopping, after
+        which their connections are cut. Re-raises what a request raised that is not ours."""
+        grace_ends = None
+        try:
+            while inflight:
+                done, inflight = wait(inflight, timeout=0.25)
+                for future in done:
                     future.result()
-            except KeyboardInterrupt:
-                self._stop.set()
-                self._stopped = "interrupted"
-                pool.shutdown(wait=True, cancel_futures=True)
-        return SendSummary(by_status=dict(self._by_status), stopped=self._stopped,
-                           **self._counts)
+                if self._stop.is_set() and inflight:
+                    grace_ends = grace_ends or time.monotonic() + STOP_GRACE_S
+                    if time.monotonic() >= grace_ends:
+                        self.client.abort()
+                        wait(inflight, timeout=STOP_GRACE_S)
+                        break
+        except KeyboardInterrupt:
+            interrupt_all()
+            self._stopping(Interrupted(interrupted_reason()))
+            self.client.abort()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _reason(error: RunStopped) -> str:
+    """The report's `stopped` text for `error`."""
+    if isinstance(error, Interrupted):
+        return str(error) if str(error).startswith("interrupted") else interrupted_reason()
+    if isinstance(error, JournalError):
+        return f"journal unusable: {error}"
+    return f"{'authentication failed' if isinstance(error, AuthError) else 'API unreachable'}: {error}"

@@ -31,6 +31,6 @@ def test_run_example_job_sends_every_message_once(target, tmp_path, monkeypatch)
                                 catch_exceptions=False)
 
     assert result.exit_code == 0, result.output
-    summary = json.loads(report.read_text("utf-8"))
+    summary = json.loads(report.read_text("utf-8"))["jobs"][0]
     assert (summary["messages"]["sent"], summary["requests"]["total"], summary["requests"]["by_status"]) == \
         (470, 6, {"200": 6})
