@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install record loadtest bench schema clean
+.PHONY: demo test test-fast lint install record loadtest bench schema clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +18,17 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/mwsync run jobs/*.yaml
 
-## Run the whole test suite.
+## Run the whole test suite: every tier, the slow system tests included (before pushing; CI runs it).
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+## Run every tier but the slow system tests (subprocesses, signals, Locust, the wheel, the benchmark).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
+
+## Lint every Python file (ruff; configuration in pyproject.toml).
+lint: $(STAMP)
+	$(BIN)/ruff check .
 
 ## Regenerate the published job-file JSON Schema and the mock server's OpenAPI document.
 schema: $(STAMP)

@@ -38,12 +38,13 @@ import baseline  # the script's own folder (benchmarks/) is on sys.path
 import make_data
 from mock_process import MockProcess
 from plan_pass import run_plan_pass
+
 from mwsync.config import load_job, parse_throttle
-from mwsync.rules import DEMO_CLIENT, MAX_RECIPIENTS
 from mwsync.pipeline import RunOptions, reference_date, run_job
+from mwsync.rules import DEMO_CLIENT, MAX_RECIPIENTS
+from mwsync.send.throttle import SlidingWindowLimiter
 from mwsync.sources import iter_rows
 from mwsync.templates import MessageRenderer
-from mwsync.send.throttle import SlidingWindowLimiter
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent

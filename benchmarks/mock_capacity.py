@@ -41,7 +41,8 @@ TOKEN_FORM = {"client_id": "mwsync-demo", "client_secret": "mwsync-demo-secret",
 def send_body(recipients: int) -> bytes:
     """A realistic send: `recipients` addresses, ~200 characters of markup, two slots."""
     doc = {
-        "message": "<b>Reminder</b>: your laptop refresh is due. <a href='https://it.example.com/r'>Book a slot</a>. " * 2,
+        "message": "<b>Reminder</b>: your laptop refresh is due. "
+                   "<a href='https://it.example.com/r'>Book a slot</a>. " * 2,
         "recipients": [f"user{n}@example.com" for n in range(recipients)],
         "context": {"slots": {"first_name": "Ada", "due_date": "2025-03-01"}},
     }
@@ -62,7 +63,8 @@ def start_server(loop: str) -> tuple[subprocess.Popen, str]:
     return proc, match.group(0)
 
 
-def _worker(url: str, token: str, body: bytes, threads: int, client: str, stop_at: float, out: multiprocessing.Queue) -> None:
+def _worker(url: str, token: str, body: bytes, threads: int, client: str, stop_at: float,
+            out: multiprocessing.Queue) -> None:
     """One load process: `threads` keep-alive clients until `stop_at` (time.time); puts (latencies_ms, errors)."""
     import threading
 
@@ -188,7 +190,8 @@ def report(args: argparse.Namespace, result: dict, wall_s: float, server_cpu_s: 
     else:
         p50, p99 = result["wrk_percentiles_ms"]["50"], result["wrk_percentiles_ms"]["99"]
     figures = {
-        "client": args.client, "loop": args.loop, "connections": args.processes * args.threads, "recipients": args.recipients,
+        "client": args.client, "loop": args.loop, "connections": args.processes * args.threads,
+        "recipients": args.recipients,
         "requests": result["requests"], "errors": result["errors"], "wall_s": round(wall_s, 2),
         "requests_per_s": round(result["requests"] / wall_s, 1), "p50_ms": round(p50, 2), "p99_ms": round(p99, 2),
         "server_cpu_percent": round(100.0 * server_cpu_s / wall_s, 1), "server_counted": stats["requests"] - 1,

@@ -16,8 +16,9 @@ Pure functions of their inputs: no I/O, no environment.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import quote_plus, unquote_plus, urlsplit, urlunsplit
 
 #: Base URL every recorded request is rewritten to, and the one the runner is pointed at on replay.

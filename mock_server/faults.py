@@ -125,7 +125,8 @@ def _raw_json_problem(value: Any) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        return f"token_expires_in_raw: must be JSON text as a string (e.g. \"1e400\" or \"\\\"soon\\\"\"), got {value!r}"
+        example = '"1e400" or "\\"soon\\""'
+        return f"token_expires_in_raw: must be JSON text as a string (e.g. {example}), got {value!r}"
     try:
         json.loads(value, parse_constant=_refuse_constant)
     except (ValueError, RecursionError):

@@ -121,9 +121,11 @@ def _query(name: str, schema: dict[str, Any], text: str) -> dict[str, Any]:
 FIVE_XX = tuple(s for s in STATUS_CODES if s >= 500)
 SEND_ERRORS = (400, 401, 403, 404, 413, 429, *FIVE_XX)
 FILTER_PARAMS = [
-    _query("path", {"type": "string"}, "Exact path, or a glob with *"), _query("method", {"type": "string"}, "HTTP method"),
+    _query("path", {"type": "string"}, "Exact path, or a glob with *"),
+    _query("method", {"type": "string"}, "HTTP method"),
     _query("status", {"type": "integer", "minimum": 0, "maximum": 599}, "Status (0 = dropped)"),
-    _query("event_id", {"type": "string"}, "Event id"), _query("recipient", {"type": "string"}, "A recipient, case-blind"),
+    _query("event_id", {"type": "string"}, "Event id"),
+    _query("recipient", {"type": "string"}, "A recipient, case-blind"),
 ]  # fmt: skip
 OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("token", "post"): {"summary": "OAuth 2.0 client-credentials token (no refresh token)",
@@ -168,7 +170,8 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
 
 
 def _methods(resource: type) -> list[str]:
-    return sorted(name[3:] for name in vars(resource) if name.startswith("on_") and name not in ("on_head", "on_options"))
+    skipped = ("on_head", "on_options")
+    return sorted(name[3:] for name in vars(resource) if name.startswith("on_") and name not in skipped)
 
 
 def build_document() -> dict[str, Any]:

@@ -29,9 +29,20 @@ import requests
 
 from .api import BODY_SCOPE_KEY, SEND_SCOPE_KEY
 from .cassettes import CassetteRecorder
-from .contract import (MAX_BODY_BYTES, METHOD_NOT_ALLOWED, NOT_FOUND, PAYLOAD_TOO_LARGE, TOKEN_VALIDATION_FAILED,
-                       UNAUTHENTICATED, ApiError, bad_request, check_event_id, check_send_payload, error_body,
-                       parse_json)  # fmt: skip
+from .contract import (
+    MAX_BODY_BYTES,
+    METHOD_NOT_ALLOWED,
+    NOT_FOUND,
+    PAYLOAD_TOO_LARGE,
+    TOKEN_VALIDATION_FAILED,
+    UNAUTHENTICATED,
+    ApiError,
+    bad_request,
+    check_event_id,
+    check_send_payload,
+    error_body,
+    parse_json,  # fmt: skip
+)
 from .oauth import JSON, client_credentials, media_type, parse_token_request
 from .state import MockState
 
@@ -92,13 +103,15 @@ def response_violations(endpoint: str, status: int, body: bytes) -> list[str]:
         return [*problems, "the body is not JSON"]
     if status >= 400:
         error = doc.get("error") if isinstance(doc, dict) else None
-        if not (isinstance(error, dict) and isinstance(error.get("code"), str) and isinstance(error.get("message"), str)):
+        fields = (error.get("code"), error.get("message")) if isinstance(error, dict) else (None, None)
+        if not all(isinstance(field, str) for field in fields):
             flat = isinstance(doc, dict) and "code" in doc
             problems.append("a flat error body {code, message}" if flat else "no {error: {code, message}} envelope")
     elif endpoint == "token":
         token = doc.get("data", doc) if isinstance(doc, dict) else None
-        if not (isinstance(token, dict) and isinstance(token.get("access_token"), str)
-                and isinstance(token.get("expires_in"), (int, float)) and not isinstance(token.get("expires_in"), bool)):
+        expires_in = token.get("expires_in") if isinstance(token, dict) else None
+        numeric = isinstance(expires_in, (int, float)) and not isinstance(expires_in, bool)
+        if not (isinstance(token, dict) and isinstance(token.get("access_token"), str) and numeric):
             problems.append("no access_token with a numeric expires_in (plain or in data)")
     elif not (isinstance(doc, dict) and isinstance(doc.get("data"), dict) and "status" in doc["data"]):
         problems.append('no {"data": {"status": ...}}')

@@ -27,7 +27,14 @@ __version__ = "0.1.0"
 
 from .config import Job, job_schema, load_job
 from .errors import (
-    AuthError, ConfigError, DeliveryError, InvalidMessages, JournalError, MwsyncError, TemplateError, UsageError,
+    AuthError,
+    ConfigError,
+    DeliveryError,
+    InvalidMessages,
+    JournalError,
+    MwsyncError,
+    TemplateError,
+    UsageError,
 )
 from .pipeline import RunOptions, plan_job, plan_jobs, run_jobs
 from .plan import PlanSummary, SendOptions

@@ -14,24 +14,25 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterator, Sequence
 
 from .config import Job, load_job, parse_throttle
 from .errors import ConfigError, Interrupted, Problem, ProblemList, TemplateError
 from .journal import JournalBackend, SqliteJournal
 from .plan import Estimate, PlanSummary, SendOptions, no_journal, plan_pass, send_pass
 from .records import Filtered, Rejected, RenderedMessage
-from .report import JobReport, build_report, rate_warning
+from .redact import SECRETS, redact
+from .report import JobReport, build_report, plan_warnings
 from .rules import API_DEFAULT_RATE, DEMO_CLIENT, EMBEDDED_RATE_LIMIT
-from .redact import SECRETS
-from .send import Limiter, MoveworksClient, Sender, SendSummary, SlidingWindowLimiter
+from .send import Limiter, MoveworksClient, SendSummary, Sender, SlidingWindowLimiter
 from .send.stop import StopSignal, interrupted_reason, running
 from .sources import iter_rows
 from .templates import MessageRenderer
+
 
 @dataclass(frozen=True)
 class RunOptions:
@@ -272,20 +273,19 @@ def plan_job(job: Job, options: RunOptions = RunOptions()) -> PlanSummary:
 
 
 def plan_jobs(paths: Sequence[str | Path], options: RunOptions) -> list[dict]:
-    """`mwsync plan`: per job, messages, recipients, requests after chunking and coalescing, and the
-    estimated seconds under its profile and under Moveworks' default 120/min. No network, no journal.
+    """`mwsync plan`: per job, messages, recipients, requests after chunking and coalescing, the estimated
+    seconds under its profile and under Moveworks' default 120/min, and the warnings a run would give
+    (`report.plan_warnings`, the same function). No network, no journal.
 
     Returns `[{"job", "messages", "filtered", "recipients", "requests", "profile",
-    "estimate_s": {"profile", "moveworks_default_120_per_min"}, "warning"?}]`."""
+    "estimate_s": {"profile", "moveworks_default_120_per_min"}, "warnings": [...]}]`."""
     out = []
     for job in load_jobs(paths, options, check_credentials=False):
         plan = plan_job(job, options)
-        entry = {"job": job.name, "messages": plan.messages, "filtered": plan.filtered, "recipients": plan.recipients,
-                 "requests": plan.requests, "profile": str(job.throttle),
-                 "estimate_s": {"profile": Estimate(job.throttle, plan.requests).duration_s,
-                                "moveworks_default_120_per_min": Estimate(API_DEFAULT_RATE, plan.requests).duration_s}}
-        warning = rate_warning(job)
-        if warning:
-            entry["warning"] = warning
-        out.append(entry)
+        out.append({"job": job.name, "messages": plan.messages, "filtered": plan.filtered,
+                    "recipients": plan.recipients, "requests": plan.requests, "profile": str(job.throttle),
+                    "estimate_s": {"profile": Estimate(job.throttle, plan.requests).duration_s,
+                                   "moveworks_default_120_per_min": Estimate(API_DEFAULT_RATE,
+                                                                             plan.requests).duration_s},
+                    "warnings": [redact(w) for w in plan_warnings(job, plan)]})
     return out

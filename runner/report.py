@@ -20,13 +20,13 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 from .config.job import Job
-from .journal import JournalBackend
 from .errors import MwsyncError
+from .journal import JournalBackend
 from .plan import PlanSummary
 from .redact import redact
 from .rules import API_DEFAULT_RATE
@@ -131,7 +131,8 @@ def build_report(job: Job, plan: PlanSummary, sent: SendSummary | None, journal:
         recipients=plan.recipients, duration_s=round(duration_s, 3), dry_run=dry_run,
         stopped=redact(sent.stopped) if sent else None,
         warnings=[redact(w) for w in plan_warnings(job, plan, recovered)],
-        failures=[dict(f, error=redact(f["error"])) for f in _invalid_rows(plan) + _journal_failures(journal, plan, sent)],
+        failures=[dict(f, error=redact(f["error"]))
+                  for f in _invalid_rows(plan) + _journal_failures(journal, plan, sent)],
     )
 
 

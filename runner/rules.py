@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Literal, Mapping
+from typing import Literal
 from urllib.parse import urlsplit
 
 from .rate import Rate
@@ -52,7 +53,7 @@ def is_loopback_host(host: str | None) -> bool:
 
 def target_kind(api_url: str | None) -> TargetKind:
     """`embedded` for None or `embedded`, `loopback` for a server on this machine, else `tenant`."""
-    if api_url is None or api_url == EMBEDDED:
+    if api_url is None or api_url.strip().lower() == EMBEDDED:
         return "embedded"
     return "loopback" if is_loopback_host(urlsplit(api_url).hostname) else "tenant"
 

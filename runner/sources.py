@@ -10,10 +10,11 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
-from .errors import ConfigError, Problem
 from .config.job import SourceSpec
+from .errors import ConfigError, Problem
 
 Row = Mapping[str, Any]
 _EXTRA = "\0extra"  # csv.DictReader key for fields beyond the header

@@ -28,14 +28,15 @@ import datetime as dt
 import hashlib
 import json
 import re
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import TemplateError as JinjaTemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
-from .errors import Problem, TemplateError
 from .config.job import Job
+from .errors import Problem, TemplateError
 from .records import RenderedMessage
 from .rules import address_key
 

@@ -1,19 +1,29 @@
-"""Shared fixtures: a real mock server on 127.0.0.1 (port 0) and a job-file builder."""
+"""Fixtures for every tier: a real mock server on 127.0.0.1 (port 0), client credentials in the
+environment, a job-file writer; and no test inherits `CI` from the shell (CI sets `CI=true`).
+
+Tiers (see README, Development): `unit/` pure, `integration/` the real mock on 127.0.0.1, `recorded/`
+cassettes, `system/` subprocesses, signals, Locust, the wheel, the benchmark (marked `slow`). Builders
+and the fake clock are in `tests.support`.
+"""
 
 from __future__ import annotations
 
 import textwrap
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
 from mwsync.mock_server import MockServer
 from mwsync.rules import DEMO_CLIENT
+from tests.support import CLIENT_ENV
 
-EVENT_ID = "3f1c2a9e-5b7d-4e8f-9a10-2b3c4d5e6f70"
-CLIENT_ENV = {"MW_CLIENT_ID": DEMO_CLIENT[0], "MW_CLIENT_SECRET": DEMO_CLIENT[1]}
+
+@pytest.fixture(autouse=True)
+def _no_ci_from_the_shell(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CI runs `.ci/run` with `CI=true`: no test may depend on that by accident. A test about CI sets it
+    itself (`monkeypatch.setenv("CI", "true")`); subprocesses started with `os.environ` inherit neither."""
+    monkeypatch.delenv("CI", raising=False)
 
 
 @pytest.fixture
@@ -29,27 +39,6 @@ def client_env(monkeypatch):
     for key, value in CLIENT_ENV.items():
         monkeypatch.setenv(key, value)
     return CLIENT_ENV
-
-
-def job_dict(**overrides: Any) -> dict:
-    """A valid job as a dict: inline rows, inline text, `${MW_CLIENT_*}` credentials; `overrides`
-    replace top-level keys (a value of None deletes the key)."""
-    job = {
-        "name": "test-job",
-        "subscription": {"api_url": "embedded", "client_id": "${MW_CLIENT_ID:-}",
-                         "client_secret": "${MW_CLIENT_SECRET:-}"},
-        "throttle": {"profile": "fast", "profiles": {"fast": {"limit": 1000, "window_s": 1}}},
-        "retry": {"backoff_initial_s": 0.01, "backoff_max_s": 0.05, "retry_after_default_s": 0.1},
-        "message": {"event_id": EVENT_ID, "text": "Hi {{ name }}", "recipients": "{{ email }}",
-                    "idempotency_key": "k-{{ id }}"},
-        "source": {"rows": [{"id": str(i), "name": f"User {i}", "email": f"user{i}@example.com"} for i in range(5)]},
-    }
-    for key, value in overrides.items():
-        if value is None:
-            job.pop(key, None)
-        else:
-            job[key] = value
-    return job
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import click
 
 from ..errors import UsageError
 from ..redact import redact
-
 from .options import JOB_ARG, STATE_DIR, as_date, throttle_options
 from .output import failure_line
 
@@ -44,8 +43,8 @@ def plan(jobs, profile, throttle, today, as_json) -> None:
                    f"recipients -> {e['requests']} requests")
         click.echo(f"  ~{e['estimate_s']['profile']:.0f} s under {e['profile']}; "
                    f"~{e['estimate_s']['moveworks_default_120_per_min']:.0f} s under Moveworks' default 120/min")
-        if "warning" in e:
-            click.echo(f"  warning: {e['warning']}")
+        for warning in e["warnings"]:
+            click.echo(f"  warning: {warning}")
 
 
 def _journal_options(f):

@@ -8,8 +8,8 @@ import time
 from typing import TextIO
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, ProgressColumn, TaskID, \
-    TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, ProgressColumn, TaskID, TextColumn, TimeRemainingColumn
+from rich.progress import Progress as RichProgress
 from rich.text import Text
 
 from ..config.job import Job
@@ -53,11 +53,11 @@ class BarProgress(Progress):
 
     def __init__(self, console: Console | None = None):
         self._bar = RichProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("requests"), _RateColumn(), TimeRemainingColumn(), console=console or Console(stderr=True),
-                                 transient=True)
+                                 TextColumn("requests"), _RateColumn(), TimeRemainingColumn(),
+                                 console=console or Console(stderr=True), transient=True)
         self._tasks: dict[str, TaskID] = {}
 
-    def __enter__(self) -> "BarProgress":
+    def __enter__(self) -> BarProgress:
         self._bar.start()
         return self
 

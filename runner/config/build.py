@@ -9,8 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 import stat
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import UsageError

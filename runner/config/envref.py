@@ -7,7 +7,8 @@ Pure functions over the parsed YAML tree; `runner.config` reports what they find
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
 SECRET_FIELDS = ("client_secret", "api_key")

@@ -6,9 +6,9 @@ Every `${ENV}` reference is resolved and every value checked by the time these e
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 from ..rate import Rate
 from ..rules import EMBEDDED, TargetKind, target_kind

@@ -6,9 +6,10 @@ Every problem is collected and raised once as `ConfigError`, each with file, key
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from pydantic import ValidationError
 

@@ -7,9 +7,10 @@ Schema generated from `JobFile` (published as `schema/job.schema.json` for edito
 
 from __future__ import annotations
 
-from typing import Literal, Union
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -27,13 +28,15 @@ class SubscriptionModel(_Strict):
         "", description="OAuth 2.0 client secret. Must be an environment reference such as ${MOVEWORKS_CLIENT_SECRET}."
     )
     api_key: str = Field(
-        "", description="Legacy static API key, sent as a bearer when no client credentials are set. Environment reference only."
+        "", description="Legacy static API key, sent as a bearer when no client credentials are set. "
+                        "Environment reference only."
     )
     token_request: Literal["form", "json"] = Field(
         "form", description="Body format of POST /oauth/v1/token: form-encoded (RFC 6749 section 4.4) or JSON."
     )
     connect_timeout_s: float = Field(5.0, gt=0, le=600, description="Seconds to wait for a TCP connection.")
-    read_timeout_s: float = Field(30.0, gt=0, le=600, description="Seconds to wait for an answer once a request is sent.")
+    read_timeout_s: float = Field(30.0, gt=0, le=600,
+                                  description="Seconds to wait for an answer once a request is sent.")
     deadline_s: float | None = Field(
         None, gt=0, le=1200, allow_inf_nan=False,
         description="Most seconds one request may take in all (connect, send, the whole answer); default "
@@ -44,7 +47,8 @@ class ProfileModel(_Strict):
     """A throttle profile: at most `limit` request starts in any span of `window_s` seconds."""
 
     limit: int = Field(..., ge=1, le=1_000_000, description="Calls per window.")
-    window_s: float = Field(..., gt=0, le=86_400, allow_inf_nan=False, description="Window length in seconds (at most a day).")
+    window_s: float = Field(..., gt=0, le=86_400, allow_inf_nan=False,
+                            description="Window length in seconds (at most a day).")
 
 
 class ThrottleModel(_Strict):
@@ -64,7 +68,8 @@ class RetryModel(_Strict):
     """How failed sends are retried (429, 5xx, connection refused); other 4xx are never retried."""
 
     max_attempts: int = Field(5, ge=1, le=50, description="Attempts per request, the first included.")
-    backoff_initial_s: float = Field(0.5, ge=0, le=600, description="First exponential backoff delay for 5xx/connection errors.")
+    backoff_initial_s: float = Field(0.5, ge=0, le=600,
+                                     description="First exponential backoff delay for 5xx/connection errors.")
     backoff_max_s: float = Field(30.0, ge=0, le=3600, description="Largest backoff delay.")
     retry_after_default_s: float = Field(
         60.0, ge=0, le=3600, description="Wait after a 429 without Retry-After (Moveworks' guidance: 60 s)."
@@ -82,7 +87,7 @@ class MessageModel(_Strict):
     event_id: str = Field(..., description="UUID of the Moveworks event (may be a template or ${ENV}).")
     template: str | None = Field(None, description="Template file under the job's templates directory.")
     text: str | None = Field(None, description="Inline template text (instead of `template`).")
-    recipients: Union[str, list[str]] = Field(
+    recipients: str | list[str] = Field(
         ..., description="E-mail template(s): a string (comma-separated allowed) or a list of strings."
     )
     slots: dict[str, str] = Field(default_factory=dict, description="Context slots: name -> template.")
@@ -90,11 +95,12 @@ class MessageModel(_Strict):
         None, description="Row field holding more slots: a mapping (JSONL) or a JSON object (CSV); `slots` win."
     )
     idempotency_key: str | None = Field(
-        None, description="Template giving each message a stable key; default: a hash of event, recipients, text and slots."
+        None, description="Template giving each message a stable key; default: a hash of event, recipients, text "
+                          "and slots."
     )
 
     @model_validator(mode="after")
-    def _one_text(self) -> "MessageModel":
+    def _one_text(self) -> MessageModel:
         if (self.template is None) == (self.text is None):
             raise ValueError("give exactly one of `template` (a file) or `text` (inline)")
         return self
@@ -122,7 +128,7 @@ class SourceModel(_Strict):
     delimiter: str = Field(",", min_length=1, max_length=1, description="CSV delimiter.")
 
     @model_validator(mode="after")
-    def _one_source(self) -> "SourceModel":
+    def _one_source(self) -> SourceModel:
         given = [name for name in ("csv", "jsonl", "rows") if getattr(self, name) is not None]
         if len(given) != 1:
             raise ValueError(f"give exactly one of csv, jsonl or rows (got {', '.join(given) or 'none'})")
@@ -138,7 +144,8 @@ class JobFile(_Strict):
     throttle: ThrottleModel = Field(default_factory=ThrottleModel)
     retry: RetryModel = Field(default_factory=RetryModel)
     templates_dir: str = Field("../templates", description="Directory of template files, relative to the job file.")
-    vars: dict[str, object] = Field(default_factory=dict, description="Constants available to every template; `today: YYYY-MM-DD` pins the reference date.")
+    vars: dict[str, object] = Field(default_factory=dict, description="Constants available to every template; "
+                                    "`today: YYYY-MM-DD` pins the reference date.")
     message: MessageModel
     source: SourceModel
 

@@ -12,8 +12,9 @@ Besides the data, `read_yaml` returns the line of every key path, so each proble
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 

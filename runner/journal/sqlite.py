@@ -22,9 +22,9 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
 
 from ..errors import JournalError
 from ..records import Batch, SendResult
@@ -311,7 +311,8 @@ class SqliteJournal:
                 f"SELECT key, MIN(source_row), state, http_status, error_code, error_message, COUNT(*) "
                 f"FROM deliveries WHERE {where} GROUP BY key, state ORDER BY MIN(source_row) LIMIT ?",
                 args + (limit,)).fetchall()
-        return [dict(zip(("key", "row", "state", "status", "code", "error", "recipients"), r)) for r in rows]
+        columns = ("key", "row", "state", "status", "code", "error", "recipients")
+        return [dict(zip(columns, r, strict=True)) for r in rows]
 
     def close(self) -> None:
         """Close the database connection and release the run lock."""

@@ -20,10 +20,10 @@ import sys
 import tempfile
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from .. import loadtests
 from ..config import Job, load_job, parse_throttle
@@ -32,7 +32,14 @@ from ..mock_server.remote import MockClient, MockUnreachable, epoch_s
 from ..rate import Rate, is_rate
 from ..rules import API_DEFAULT_RATE, BUILTIN_PROFILES, DEMO_CLIENT
 from .verdict import (  # noqa: F401  (render: for the CLI, with the rest of this interface)
-    LoadPlan, LoadtestReport, LocustEntry, Observation, concurrency_advice, judge, needed_users, render,
+    LoadPlan,
+    LoadtestReport,
+    LocustEntry,
+    Observation,
+    concurrency_advice,
+    judge,
+    needed_users,
+    render,
 )
 
 LOCUSTFILE = Path(loadtests.__file__).resolve().parent / "locustfile.py"

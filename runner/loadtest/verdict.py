@@ -19,9 +19,9 @@ Checks, each `{"name", "passed", "value", "threshold"}` in the report (issue 4, 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from ..rate import Rate
 

@@ -8,7 +8,7 @@ limit counts requests, not recipients (Moveworks Events API reference).
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from ..records import Batch, Delivery, RenderedMessage
 from ..rules import MAX_RECIPIENTS, address_key

@@ -14,8 +14,9 @@ A message is `send` when anyone is left to send to, else `held` when someone is 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, Mapping, Sequence
+from typing import Literal
 
 from ..rules import address_key
 

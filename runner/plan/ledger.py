@@ -50,7 +50,7 @@ class KeyLedger:
             return (f"idempotency key '{message.key}' was already used by row {row} with other content; "
                     "give each message its own key"), ()
         seen = set(seen_text.split("\n"))
-        new = tuple(r for r, low in zip(message.recipients, lowered) if low not in seen)
+        new = tuple(r for r, low in zip(message.recipients, lowered, strict=True) if low not in seen)
         if new:
             db.execute("UPDATE keys SET recipients = ? WHERE key = ?",
                        (seen_text + "\n" + "\n".join(address_key(r) for r in new), message.key))

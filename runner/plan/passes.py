@@ -12,8 +12,8 @@ and a journal `lookup(key)`, so they are tested without files, templates or SQLi
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterable, Iterator
 
 from ..errors import InvalidMessages, Problem
 from ..records import Batch, Delivery, Filtered, Rejected, RenderedMessage

@@ -26,7 +26,8 @@ import json
 import math
 import threading
 import time
-from typing import Any, Callable, Literal, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -35,7 +36,14 @@ from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
 from ..config.job import RetryPolicy, Subscription
 from ..errors import (
-    AuthError, MwsyncError, OutcomeUnknown, PermanentError, RateLimited, TransientError, Unreachable, UsageError,
+    AuthError,
+    MwsyncError,
+    OutcomeUnknown,
+    PermanentError,
+    RateLimited,
+    TransientError,
+    Unreachable,
+    UsageError,
 )
 from ..records import SendResult
 from .auth import BearerAuth, TokenCache

@@ -12,10 +12,15 @@ Everything else (`PermanentError`, `OutcomeUnknown`, `AuthError`) is never retri
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from tenacity import (
-    RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, stop_never, stop_when_event_set,
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_never,
+    stop_when_event_set,
     wait_random_exponential,
 )
 

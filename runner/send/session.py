@@ -18,6 +18,7 @@ It knows no Moveworks paths or JSON shapes: those live in `mwsync.send.client`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -111,10 +112,8 @@ def _abort(conn: Any) -> None:
     """Shut the connection's socket down so a blocked read returns at once."""
     sock = getattr(conn, "sock", None)
     if sock is not None:
-        try:
+        with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
 
 class MoveworksSession(OAuth2Session):

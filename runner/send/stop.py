@@ -10,8 +10,8 @@ tenacity's `stop_when_event_set` expect.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 
 class StopSignal:

@@ -24,7 +24,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 from ..errors import Interrupted
 

@@ -19,9 +19,9 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping
 from urllib.parse import parse_qsl
 
 from vcr.serialize import deserialize
@@ -129,7 +129,7 @@ def scan_cassette(path: Path, environ: Mapping[str, str] | None = None) -> list[
     found = [Finding(path, f"line {n}", rule, excerpt)
              for n, line in enumerate(text.splitlines(), 1) for rule, excerpt in scan_text(line, secrets)]
     requests, responses = deserialize(text, yamlserializer)
-    for n, (request, response) in enumerate(zip(requests, responses)):
+    for n, (request, response) in enumerate(zip(requests, responses, strict=True)):
         where = f"interaction {n} ({request.method} {request.path})"
         parts = [request.uri, json.dumps(dict(request.headers)), _body_text(request.body),
                  json.dumps(response.get("headers", {})), _body_text(response.get("body"))]

@@ -14,20 +14,27 @@ in `tests/cassettes/<test module>/<test name>.yaml`. Markers:
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable
 
 import pytest
-
-from mwsync.mock_server.cassettes import ACCESS_TOKEN, REDACTED, REQUEST_FIELDS, Scrubber
-from mwsync.mock_server import MockServer
 from recording import (
-    FAST_RETRY, MOCK_CLIENT, MOCK_DEFAULTS, REPLAY, TENANT, Target, recording_mode, replay_target, tenant_aliases,
+    FAST_RETRY,
+    MOCK_CLIENT,
+    MOCK_DEFAULTS,
+    REPLAY,
+    TENANT,
+    Target,
+    recording_mode,
+    replay_target,
+    tenant_aliases,
     tenant_target,
 )
-from mwsync.send.client import MoveworksClient
+
 from mwsync.config.job import Subscription
+from mwsync.mock_server import MockServer
+from mwsync.mock_server.cassettes import ACCESS_TOKEN, REDACTED, REQUEST_FIELDS, Scrubber
+from mwsync.send.client import MoveworksClient
 from mwsync.send.throttle import Unlimited
 
 HERE = Path(__file__).parent

@@ -9,7 +9,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from cassette_scan import find_cassettes, scan_cassette
 
 ROOT = Path(__file__).parents[2]

@@ -7,8 +7,15 @@ import json
 import pytest
 from vcr.request import Request
 
-from mwsync.mock_server.cassettes import ACCESS_TOKEN, CLIENT_ID, CLIENT_SECRET, REPLAY_URL, Scrubber, replace_form_fields, \
-    replace_paths
+from mwsync.mock_server.cassettes import (
+    ACCESS_TOKEN,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    REPLAY_URL,
+    Scrubber,
+    replace_form_fields,
+    replace_paths,
+)
 
 SEND_PATH = "/rest/v1/events/3f1c2a9e-5b7d-4e8f-9a10-2b3c4d5e6f70/messages/send"
 

@@ -9,8 +9,8 @@ Moveworks), 401 "Token validation failed", 404 `INVALID_EVENT_ID`, 429 with `Ret
 from __future__ import annotations
 
 import pytest
-
 from recording import EVENT_ID
+
 from mwsync.errors import AuthError
 
 pytestmark = pytest.mark.vcr

@@ -1,0 +1,35 @@
+"""`mwsync validate` in-process: a bad pinned date is a job-file problem (exit 2) naming the key and its line."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support import EVENT_ID
+
+JOB = f"""\
+name: bad-date
+message:
+  event_id: {EVENT_ID}
+  text: "Hi {{{{ name }}}}"
+  recipients: "{{{{ email }}}}"
+source:
+  rows:
+    - {{name: A, email: a@example.com}}
+"""
+
+
+@pytest.mark.parametrize(("vars_block", "line"), [
+    ("vars: {today: 2026-13-45}\n", 9),
+    ("vars:\n  days: 7\n  today: 2026-13-45\n", 11),
+], ids=["flow-mapping", "block-mapping"])
+def test_an_impossible_pinned_date_exits_2_naming_vars_today_and_its_line(mwsync, write_job, vars_block, line):
+    path = write_job(JOB + vars_block)
+    result = mwsync("validate", path)
+    assert result.exit_code == 2, result.output
+    assert f"{path}:{line}: vars.today: '2026-13-45' is not a date YYYY-MM-DD" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_valid_pinned_date_validates(mwsync, write_job):
+    result = mwsync("validate", write_job(JOB + "vars: {today: 2026-12-31}\n"))
+    assert result.exit_code == 0 and ": ok (bad-date" in result.output
