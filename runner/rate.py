@@ -44,6 +44,12 @@ class Rate:
         """The `N/S` spelling, e.g. `10/2`."""
         return f"{self.limit}/{self.window_s:g}"
 
+    def fits_within(self, limit: Rate) -> bool:
+        """True when this rate never puts more than `limit.limit` calls in a span of `limit.window_s`
+        seconds: at most `self.limit` per started window of its own, so a 10/2 profile does not fit 5/1."""
+        windows = max(1, math.ceil(limit.window_s / self.window_s - 1e-9))
+        return self.limit * windows <= limit.limit
+
     def named(self, name: str) -> Rate:
         """The same rate under another name."""
         return Rate(self.limit, self.window_s, name)

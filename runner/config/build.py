@@ -18,6 +18,7 @@ from ..errors import UsageError
 from ..rate import Rate
 from ..rules import BUILTIN_PROFILES, EMBEDDED, is_loopback_host, is_uuid
 from .job import Job, MessageSpec, RetryPolicy, SourceSpec, Subscription
+from .listener import build_listener, credentials_needed, default_profile
 from .models import JobFile
 
 KeyPath = tuple[Any, ...]
@@ -45,6 +46,8 @@ def build_job(model: JobFile, path: Path, problem: Report, lines: Mapping[str, i
     profiles = dict(BUILTIN_PROFILES)
     profiles.update({key: Rate(p.limit, p.window_s, key) for key, p in model.throttle.profiles.items()})
     chosen = profile or model.throttle.profile
+    if not profile and model.listener is not None and "profile" not in model.throttle.model_fields_set:
+        chosen = default_profile(model.listener.auth)  # a listener's documented limit for its auth mode
     selected = profiles.get(chosen)
     if throttle:
         selected = parse_throttle(throttle)
@@ -53,12 +56,13 @@ def build_job(model: JobFile, path: Path, problem: Report, lines: Mapping[str, i
         if profile:
             raise UsageError(f"--profile: unknown profile '{profile}' (valid: {valid})")
         problem(("throttle", "profile"), f"unknown '{chosen}' (valid: {valid})")
-    subscription = _subscription(model, api_url, problem, check_credentials)
+    listener, listener_api = build_listener(model.listener, problem) if model.listener else (None, None)
+    subscription = _subscription(model, api_url, problem, check_credentials, listener_api)
     base = path.parent
-    message = _message(model, base, problem)
+    message = _message(model, base, problem) if model.message is not None else None
     source = _source(model, base, problem) if source is None else _source_file(Path(source), model)
     today = _today(model, problem)
-    if selected is None or message is None or source is None:
+    if selected is None or (message is None and listener is None) or source is None:
         return None
     return Job(
         name=model.name or path.stem.removesuffix(".job"),
@@ -76,6 +80,7 @@ def build_job(model: JobFile, path: Path, problem: Report, lines: Mapping[str, i
         description=model.description,
         lines=dict(lines),
         today=today,
+        listener=listener,
     )
 
 
@@ -122,24 +127,25 @@ def normalize_url(url: str) -> str:
     return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
 
 
-def _subscription(model: JobFile, api_url: str | None, problem, check_credentials: bool = True) -> Subscription:
+def _subscription(model: JobFile, api_url: str | None, problem, check_credentials: bool = True,
+                  listener_api: str | None = None) -> Subscription:
+    """The runtime subscription. `listener_api`: the API URL a `listener.url` names (it is the job's API URL;
+    `--api-url` still overrides it, e.g. for a standalone mock)."""
     sub = model.subscription
-    url = (api_url or sub.api_url or EMBEDDED).strip()
+    if listener_api is not None and "api_url" in sub.model_fields_set:
+        problem(("subscription", "api_url"), "listener.url names the API URL already; remove subscription.api_url, "
+                                             "or give listener.id instead of listener.url")
+    url = (api_url or listener_api or sub.api_url or EMBEDDED).strip()
     why = None
     if url.lower() == EMBEDDED:
         url = EMBEDDED
     else:
-        where = "--api-url" if api_url else "subscription.api_url"
+        where = "--api-url" if api_url else "listener.url" if listener_api else "subscription.api_url"
         why = url_problem(url)
         if why:
-            problem(("subscription", "api_url"), f"{where}: {why}")
-        if check_credentials and not sub.api_key and not (sub.client_id and sub.client_secret):
-            problem(("subscription", "client_secret"),
-                    "a real API needs client_id and client_secret (or api_key); set them from the environment, "
-                    "e.g. client_secret: ${MOVEWORKS_CLIENT_SECRET}")
-        elif check_credentials and bool(sub.client_id) != bool(sub.client_secret):
-            missing = "client_secret" if sub.client_id else "client_id"
-            problem(("subscription", missing), "client credentials need both client_id and client_secret")
+            problem(("listener", "url") if where == "listener.url" else ("subscription", "api_url"), f"{where}: {why}")
+        if check_credentials:
+            _check_credentials(model, problem)
     return Subscription(
         api_url=None if url == EMBEDDED or why else normalize_url(url),
         client_id=sub.client_id,
@@ -150,6 +156,26 @@ def _subscription(model: JobFile, api_url: str | None, problem, check_credential
         read_timeout_s=sub.read_timeout_s,
         request_deadline_s=sub.deadline_s,
     )
+
+
+def _check_credentials(model: JobFile, problem: Report) -> None:
+    """The credentials a real API needs: client credentials or an API key for an event job; for a listener job
+    what its `listener.auth` uses (none for an unsecured or an HMAC-signed listener)."""
+    sub = model.subscription
+    needed = credentials_needed(model.listener.auth) if model.listener is not None else "either"
+    if needed == "api_key" and not sub.api_key:
+        problem(("subscription", "api_key"), "listener.auth: api_key sends subscription.api_key as a bearer; set it "
+                                             "from the environment, e.g. api_key: ${MOVEWORKS_API_KEY}")
+    elif needed == "client_credentials" and not (sub.client_id and sub.client_secret):
+        problem(("subscription", "client_secret"), "listener.auth: client_credentials needs subscription.client_id "
+                                                   "and client_secret, e.g. client_secret: ${MOVEWORKS_CLIENT_SECRET}")
+    elif needed == "either" and not sub.api_key and not (sub.client_id and sub.client_secret):
+        problem(("subscription", "client_secret"),
+                "a real API needs client_id and client_secret (or api_key); set them from the environment, "
+                "e.g. client_secret: ${MOVEWORKS_CLIENT_SECRET}")
+    elif needed == "either" and bool(sub.client_id) != bool(sub.client_secret):
+        missing = "client_secret" if sub.client_id else "client_id"
+        problem(("subscription", missing), "client credentials need both client_id and client_secret")
 
 
 def _message(model: JobFile, base: Path, problem) -> MessageSpec | None:

@@ -1,5 +1,6 @@
 """Environment references in job files: `${VAR}` and `${VAR:-default}`, and the rule that secrets
-(`client_secret`, `api_key`) are only ever references, never literals in a file that lives in git.
+(`client_secret`, `api_key`, `listener.hmac.secret`) are only ever references, never literals in a file
+that lives in git.
 
 Pure functions over the parsed YAML tree; `runner.config` reports what they find with line numbers.
 """
@@ -33,7 +34,10 @@ def expand_env(value: str, environ: Mapping[str, str], problems: list[str]) -> s
     return expanded
 
 
-SECRET_VARIABLES = {"client_secret": "MOVEWORKS_CLIENT_SECRET", "api_key": "MOVEWORKS_API_KEY"}
+SECRET_VARIABLES = {"client_secret": "MOVEWORKS_CLIENT_SECRET", "api_key": "MOVEWORKS_API_KEY",
+                    "secret": "MOVEWORKS_LISTENER_SECRET"}
+#: Values that identify rather than protect: job-file errors may show them (an event or a listener id).
+IDENTIFIERS = (("message", "event_id"), ("listener", "id"), ("listener", "url"))
 
 
 def _check_secret(name: str, raw: Any) -> str | None:
@@ -74,9 +78,9 @@ def _expand_tree(data: Any, environ: Mapping[str, str], path: KeyPath, found: _R
         messages: list[str] = []
         out = expand_env(data, environ, messages)
         values = {environ[m.group(1)] for m in ENV_RE.finditer(data) if environ.get(m.group(1))}
-        if path != ("message", "event_id"):  # an event id is an identifier, not a secret: errors show it
+        if path not in IDENTIFIERS:  # an event or listener id is an identifier, not a secret: errors show it
             found.values |= values
-        if path[:1] in (("subscription",), ("vars",)):  # where secrets live, or may be put by mistake
+        if path[:1] in (("subscription",), ("vars",)) or path[:2] == ("listener", "hmac"):  # where secrets live
             found.sensitive |= values
         found.problems.extend((path, msg) for msg in messages)
         if out != data:
@@ -111,6 +115,7 @@ def resolve_env(data: dict, environ: Mapping[str, str]
             message = dict(message)
             message[key] = _expand_tree(message[key], environ, ("message", key), found)
             out["message"] = message
+    _expand_listener(out, environ, found)
     source = out.get("source")
     if isinstance(source, dict):
         source = dict(source)
@@ -119,6 +124,27 @@ def resolve_env(data: dict, environ: Mapping[str, str]
                 source[key] = _expand_tree(source[key], environ, ("source", key), found)
         out["source"] = source
     return out, problems, found.from_env, found.values, found.sensitive
+
+
+def _expand_listener(out: dict, environ: Mapping[str, str], found: _Resolution) -> None:
+    """`listener.id`, `listener.url` and every `listener.hmac` field may reference the environment; the
+    signing secret only as exactly one reference (like `client_secret`). The payload and the key are
+    templates over rows and never see the environment."""
+    listener = out.get("listener")
+    if not isinstance(listener, dict):
+        return
+    listener = dict(listener)
+    for key in ("id", "url"):
+        if isinstance(listener.get(key), str):
+            listener[key] = _expand_tree(listener[key], environ, ("listener", key), found)
+    signing = listener.get("hmac")
+    if isinstance(signing, dict):
+        why = _check_secret("secret", signing.get("secret"))
+        if why:
+            found.problems.append((("listener", "hmac", "secret"), why))
+        listener["hmac"] = _expand_tree({k: v for k, v in signing.items() if v is not None}, environ,
+                                        ("listener", "hmac"), found)
+    out["listener"] = listener
 
 
 def redact(text: str, values: set[str]) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..rate import Rate
-from ..rules import EMBEDDED, TargetKind, target_kind
+from ..rules import EMBEDDED, TargetKind, listener_secured, listener_url, target_kind
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,41 @@ class MessageSpec:
 
 
 @dataclass(frozen=True)
+class HmacSigning:
+    """How a listener request is signed (`mwsync.send.listener.HmacAuth`): `header` carries `prefix` + the
+    `encoding` (hex, lowercase, or base64) of HMAC-`algorithm` (sha256, sha512) keyed with `secret` over
+    `signed_string`, where `{body}` is the exact body bytes and `{timestamp}` the Unix seconds sent in
+    `timestamp_header` (None: no timestamp). `secret` never appears in repr, logs or reports."""
+
+    secret: str = field(repr=False)
+    header: str = "X-Signature"
+    algorithm: str = "sha256"
+    encoding: str = "hex"
+    prefix: str = ""
+    timestamp_header: str | None = None
+    signed_string: str = "{body}"
+
+
+@dataclass(frozen=True)
+class ListenerSpec:
+    """A webhook listener target: `listener_id` the listener's UUID (lower case); `auth` one of none,
+    api_key, client_credentials, hmac (`mwsync.rules.LISTENER_AUTH_MODES`); `payload` the body's template
+    tree (str leaves, lists and mappings, as the job file gives it);
+    `idempotency_key` a template or None; `hmac` the signing settings for `auth: hmac`."""
+
+    listener_id: str
+    auth: str
+    payload: Mapping[str, object]
+    idempotency_key: str | None = None
+    hmac: HmacSigning | None = None
+
+    @property
+    def secured(self) -> bool:
+        """True unless `auth` is `none` (the listener limit is then 5/s, not 1 per 10 s)."""
+        return listener_secured(self.auth)
+
+
+@dataclass(frozen=True)
 class SourceSpec:
     """Where rows come from: `kind` is `csv`, `jsonl` or `inline`; `path` for files, `rows` inline."""
 
@@ -98,7 +133,8 @@ class SourceSpec:
 class Job:
     """A loaded, validated job. `path` is the job file; `throttle` the selected profile;
     `profiles` every profile known to the job (built-ins plus its own); `lines` the line of each
-    dotted key path in the job file (for render errors); `today` the pinned reference date."""
+    dotted key path in the job file (for render errors); `today` the pinned reference date.
+    Exactly one of `message` (an Events API job) and `listener` (a webhook listener job) is set."""
 
     name: str
     path: Path
@@ -108,10 +144,28 @@ class Job:
     concurrent_connections: int
     concurrent_batch_executions: int
     retry: RetryPolicy
-    message: MessageSpec
+    message: MessageSpec | None
     source: SourceSpec
     templates_dir: Path
     vars: Mapping[str, object]
     description: str = ""
     lines: Mapping[str, int] = field(default_factory=dict)  # dotted key path -> line in the job file
     today: dt.date | None = None  # `vars.today`, the reference date templates see (None: the real date)
+    listener: ListenerSpec | None = None
+
+    @property
+    def target(self) -> str:
+        """The journal's namespace for this job: the subscription's target for an event job, the canonical
+        listener URL for a listener job (`embedded/webhooks/v1/listeners/<id>/notify` when embedded), so
+        event jobs and listener jobs never share journal rows."""
+        if self.listener is None:
+            return self.subscription.target
+        return listener_url(self.subscription.target, self.listener.listener_id)
+
+    @property
+    def rate_scope(self) -> str:
+        """Which organisation-wide budget the job's requests spend: the Events API's for an event job; for a
+        listener job the one all secured (or all unsecured) listeners of the target share."""
+        if self.listener is None:
+            return self.subscription.target
+        return f"{self.subscription.target} listeners ({'secured' if self.listener.secured else 'unsecured'})"

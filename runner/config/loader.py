@@ -18,6 +18,7 @@ from ..redact import SECRETS
 from .build import build_job
 from .envref import redact, resolve_env
 from .job import Job
+from .listener import target_mixups
 from .models import JobFile
 from .yamlfile import KeyPath, dotted, line_for, read_yaml
 
@@ -101,6 +102,8 @@ def load_job(
     data, lines, problems = read_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError(problems + [Problem(name, "", "a job file is a mapping with keys message, source, ...")])
+    data, mixups = target_mixups(data)
+    problems += [Problem(name, dotted(loc), msg, line_for(lines, loc)) for loc, msg in mixups]
     data, env_problems, from_env, env_values, sensitive = resolve_env(data, environ)
     for value in sensitive:  # the run's redaction filter knows them from now on
         SECRETS.add(value)
@@ -116,7 +119,7 @@ def load_job(
     def problem(loc: KeyPath, message: str) -> None:
         problems.append(Problem(name, dotted(loc), message, line_for(lines, loc)))
 
-    job_lines = {dotted(p): line for p, line in lines.items() if p and p[0] in ("message", "source")}
+    job_lines = {dotted(p): line for p, line in lines.items() if p and p[0] in ("message", "listener", "source")}
     job = build_job(model, path, problem, job_lines, profile=profile, throttle=throttle, api_url=api_url,
                     source=source, check_credentials=check_credentials)
     if problems:
@@ -124,4 +127,6 @@ def load_job(
     assert job is not None
     SECRETS.add(job.subscription.client_secret)
     SECRETS.add(job.subscription.api_key)
+    if job.listener is not None and job.listener.hmac is not None:
+        SECRETS.add(job.listener.hmac.secret)
     return job

@@ -7,9 +7,12 @@ Schema generated from `JobFile` (published as `schema/job.schema.json` for edito
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ..rules import LISTENER_AUTH_MODES
 
 
 class _Strict(BaseModel):
@@ -54,7 +57,9 @@ class ProfileModel(_Strict):
 class ThrottleModel(_Strict):
     """Which throttle profile a job uses, extra profiles, and concurrency."""
 
-    profile: str = Field("ongoing", description="Name of the profile to use (built in: initial, ongoing, high_volume).")
+    profile: str = Field("ongoing", description="Name of the profile to use (built in: initial, ongoing, high_volume, "
+                         "listener_unsecured, listener_secured, listener_secured_50). Default: ongoing for an event "
+                         "job; for a listener job listener_unsecured (auth none), else listener_secured.")
     profiles: dict[str, ProfileModel] = Field(
         default_factory=dict, description="Extra or overriding profiles, by name."
     )
@@ -115,6 +120,93 @@ class MessageModel(_Strict):
         return self
 
 
+HEADER_RE = r"^[A-Za-z0-9][A-Za-z0-9-]*$"
+PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
+MAX_PAYLOAD_DEPTH = 32
+
+
+class HmacModel(_Strict):
+    """Signature verification of a webhook listener (listener reference, "Authentication"): Moveworks' demo app
+    sends a lowercase hex HMAC-SHA256 of the exact body bytes in `X-Signature`; the rest are options for
+    listeners configured otherwise."""
+
+    secret: str = Field("", description="The shared signing secret. Must be an environment reference such as "
+                                        "${MOVEWORKS_LISTENER_SECRET}.")
+    header: str = Field("X-Signature", pattern=HEADER_RE, description="Header carrying the signature.")
+    algorithm: Literal["sha256", "sha512"] = Field("sha256", description="HMAC hash function.")
+    encoding: Literal["hex", "base64"] = Field("hex", description="Signature encoding (hex: lowercase).")
+    prefix: str = Field("", max_length=32, description="Text before the signature, e.g. `sha256=`.")
+    timestamp_header: str | None = Field(None, pattern=HEADER_RE,
+                                         description="Header carrying the Unix time (seconds) the request was "
+                                                     "signed at; signed_string must then use {timestamp}.")
+    signed_string: str = Field("{body}", description="What is signed: {body} stands for the exact body bytes, "
+                                                     "{timestamp} for the timestamp header's value, e.g. "
+                                                     "`{timestamp}.{body}`.")
+
+    @model_validator(mode="after")
+    def _placeholders(self) -> HmacModel:
+        names = PLACEHOLDER_RE.findall(self.signed_string)
+        unknown = sorted(set(names) - {"body", "timestamp"})
+        if unknown or names.count("body") != 1:
+            raise ValueError(f"signed_string '{self.signed_string}' must hold {{body}} exactly once and otherwise "
+                             "only {timestamp}, e.g. {timestamp}.{body}")
+        if ("timestamp" in names) != (self.timestamp_header is not None):
+            raise ValueError("give timestamp_header and a signed_string with {timestamp} together (e.g. "
+                             "timestamp_header: X-Timestamp, signed_string: '{timestamp}.{body}'), or neither")
+        return self
+
+
+class ListenerModel(_Strict):
+    """A webhook listener target (Ambient Agents; listener reference): one JSON body per source row, POSTed to
+    `{api_url}/webhooks/v1/listeners/{id}/notify`."""
+
+    id: str | None = Field(None, description="UUID of the listener (the first of its url_uuids); may be ${ENV}.")
+    url: str | None = Field(None, description="Instead of id: the full webhook URL, "
+                                              "https://HOST/webhooks/v1/listeners/<uuid>/notify.")
+    auth: Literal[LISTENER_AUTH_MODES] = Field(  # type: ignore[valid-type]
+        "none", description="none (unsecured: 1 request per 10 s), api_key or client_credentials (bearer "
+                            "credentials from subscription), or hmac (signature verification, see hmac).")
+    hmac: HmacModel | None = Field(None, description="Signing settings; required with auth: hmac.")
+    payload: dict[str, Any] = Field(
+        ..., description="The JSON body: a mapping whose leaf values are templates over the row. A leaf that is "
+                         "exactly one {{ expression }} keeps the expression's JSON type (number, boolean, list, "
+                         "object); every other leaf is a string.")
+    idempotency_key: str | None = Field(
+        None, description="Template giving each body a stable key; default: a hash of the listener and the body.")
+
+    @field_validator("payload")
+    @classmethod
+    def _templates_only(cls, value: dict[str, Any]) -> dict[str, Any]:
+        _check_node(value, "", 0)
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ListenerModel:
+        if (self.id is None) == (self.url is None):
+            raise ValueError("give exactly one of id (the listener's UUID) or url (its full webhook URL)")
+        if self.auth == "hmac" and (self.hmac is None or not self.hmac.secret):
+            raise ValueError("auth: hmac needs hmac.secret, e.g. hmac: {secret: ${MOVEWORKS_LISTENER_SECRET}}")
+        if self.hmac is not None and self.auth != "hmac":
+            raise ValueError(f"hmac settings are given but auth is '{self.auth}'; set auth: hmac to sign, or "
+                             "remove hmac")
+        return self
+
+
+def _check_node(node: Any, where: str, depth: int) -> None:
+    """A payload node is a template string, a list of nodes or a mapping of string keys to nodes."""
+    if depth > MAX_PAYLOAD_DEPTH:
+        raise ValueError(f"{where}: nested more than {MAX_PAYLOAD_DEPTH} levels deep")
+    if isinstance(node, dict):
+        for key, item in node.items():
+            _check_node(item, f"{where}.{key}" if where else str(key), depth + 1)
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            _check_node(item, f"{where}[{index}]", depth + 1)
+    elif not isinstance(node, str):
+        raise ValueError(f"{where}: null is not a template; give a value such as \"{{{{ name }}}}\", or leave the "
+                         "key out")
+
+
 class SourceModel(_Strict):
     """Where rows come from: exactly one of `csv`, `jsonl` or `rows`."""
 
@@ -155,7 +247,9 @@ class JobFile(_Strict):
     templates_dir: str = Field("../templates", description="Directory of template files, relative to the job file.")
     vars: dict[str, object] = Field(default_factory=dict, description="Constants available to every template; "
                                     "`today: YYYY-MM-DD` pins the reference date.")
-    message: MessageModel
+    message: MessageModel | None = Field(None, description="An Events API message (give message or listener).")
+    listener: ListenerModel | None = Field(None, description="A webhook listener target (give message or "
+                                                             "listener).")
     source: SourceModel
 
     @field_validator("vars")
@@ -166,10 +260,25 @@ class JobFile(_Strict):
             raise ValueError(f"reserved names cannot be vars: {', '.join(sorted(reserved))}")
         return value
 
+    @model_validator(mode="after")
+    def _one_target(self) -> JobFile:
+        if (self.message is None) == (self.listener is None):
+            raise ValueError("give exactly one of message (an Events API event) or listener (a webhook listener)")
+        return self
+
 
 def job_schema() -> dict:
-    """The JSON Schema (draft 2020-12) of a job file, for editors (`schema/job.schema.json`)."""
+    """The JSON Schema (draft 2020-12) of a job file, for editors (`schema/job.schema.json`): a job is an event
+    job (`message`) or a listener job (`listener`), never both."""
     schema = JobFile.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "mwsync job"
+    schema["oneOf"] = [{"required": ["message"], "not": {"required": ["listener"]}},
+                       {"required": ["listener"], "not": {"required": ["message"]}}]
+    defs = schema["$defs"]
+    defs["ListenerModel"]["properties"]["payload"]["additionalProperties"] = {"$ref": "#/$defs/PayloadNode"}
+    defs["PayloadNode"] = {
+        "description": "A listener payload value: a template string, a list or a mapping of them.",
+        "anyOf": [{"type": "string"}, {"type": "array", "items": {"$ref": "#/$defs/PayloadNode"}},
+                  {"type": "object", "additionalProperties": {"$ref": "#/$defs/PayloadNode"}}]}
     return schema

@@ -62,7 +62,8 @@ def test_throttle_override_and_bad_throttle(write_job):
 def test_unknown_profile_in_file_lists_valid_choices_with_line(write_job):
     path = write_job(BASE + "throttle:\n  profile: ongiong\n")
     assert problems_of(path) == \
-        [f"{path}:13: throttle.profile: unknown 'ongiong' (valid: initial, ongoing, high_volume)"]
+        [f"{path}:13: throttle.profile: unknown 'ongiong' (valid: initial, ongoing, high_volume, listener_unsecured, "
+         "listener_secured, listener_secured_50)"]
 
 
 def test_every_problem_reported_at_once(write_job):
