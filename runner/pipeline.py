@@ -5,9 +5,10 @@
 
 `run_jobs` loads every job first (any bad job file: nothing is sent), gives each target one
 `SlidingWindowLimiter` at the strictest of its jobs' profiles (Moveworks' rate limit is
-organisation-wide, so jobs running side by side must not each spend the whole budget), runs
-`concurrent_batch_executions` jobs at once (the largest among them), and starts the bundled mock server
-on 127.0.0.1 when a job targets `embedded`.
+organisation-wide, so jobs running side by side must not each spend the whole budget; listener jobs
+spend the listeners' budget, apart from the Events API's), runs `concurrent_batch_executions` jobs at
+once (the largest among them), and starts the bundled mock server on 127.0.0.1 when a job targets
+`embedded` (registering each embedded listener job's listener).
 """
 
 from __future__ import annotations
@@ -17,21 +18,25 @@ import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
-from .config import Job, load_job, parse_throttle
+from .config import Job, load_job
+from .embedded import as_demo_client, start_embedded
 from .errors import ConfigError, Interrupted, Problem, ProblemList, TemplateError
 from .journal import JournalBackend, SqliteJournal
-from .plan import Estimate, PlanSummary, SendOptions, no_journal, plan_pass, send_pass
-from .records import Filtered, Rejected, RenderedMessage
+from .payload import PayloadRenderer
+from .plan import PlanSummary, SendOptions, no_journal, plan_pass, send_pass
+from .records import Filtered, Rejected, RenderedMessage, RenderedPayload
 from .redact import SECRETS, redact
-from .report import JobReport, build_report, plan_warnings
-from .rules import API_DEFAULT_RATE, DEMO_CLIENT, EMBEDDED_RATE_LIMIT
-from .send import Limiter, MoveworksClient, SendSummary, Sender, SlidingWindowLimiter
+from .report import JobReport, build_report, plan_estimates, plan_warnings
+from .rules import EMBEDDED_RATE_LIMIT, listener_limit
+from .send import Limiter, ListenerClient, MoveworksClient, SendSummary, Sender, SlidingWindowLimiter
 from .send.stop import StopSignal, interrupted_reason, running
 from .sources import iter_rows
 from .templates import MessageRenderer
+
+Renderer = MessageRenderer | PayloadRenderer
 
 
 @dataclass(frozen=True)
@@ -84,7 +89,13 @@ def reference_date(job: Job, options: RunOptions) -> dt.date:
     return options.today or job.today or dt.date.today()
 
 
-def rendered(job: Job, renderer: MessageRenderer) -> Iterator[RenderedMessage | Filtered | Rejected]:
+def renderer_for(job: Job, today: dt.date | None = None) -> Renderer:
+    """The job's renderer: message templates for an event job, the payload tree for a listener job. Raises
+    `TemplateError` for syntax errors."""
+    return PayloadRenderer(job, today) if job.listener is not None else MessageRenderer(job, today)
+
+
+def rendered(job: Job, renderer: Renderer) -> Iterator[RenderedMessage | RenderedPayload | Filtered | Rejected]:
     """The job's source rows, rendered: a message, a row the filter dropped, or a row that failed to render."""
     for number, row in iter_rows(job.source):
         try:
@@ -110,35 +121,16 @@ class Progress:
 
 
 def _limiters(jobs: Sequence[Job], stop: StopSignal) -> dict[str, Limiter]:
-    """One limiter per target, at the strictest (lowest calls/s) profile among the jobs using it.
+    """One limiter per organisation-wide budget (`Job.rate_scope`: a target's Events API, its secured
+    listeners, its unsecured listeners), at the strictest (lowest calls/s) profile among the jobs using it.
     Their waits end early when `stop` is set (Ctrl-C), and the session then sends nothing more."""
     strictest = {}
     for job in jobs:
-        current = strictest.get(job.subscription.target)
+        current = strictest.get(job.rate_scope)
         if current is None or job.throttle.rate_per_s < current.rate_per_s:
-            strictest[job.subscription.target] = job.throttle
+            strictest[job.rate_scope] = job.throttle
     return {target: SlidingWindowLimiter(t.limit, t.window_s, sleep=stop.wait, stop=stop)
             for target, t in strictest.items()}
-
-
-def _embedded(jobs: Sequence[Job], options: RunOptions, stack: ExitStack) -> str | None:
-    """Start the bundled mock server when a job needs it; return its URL."""
-    if options.send.dry_run or not any(job.subscription.embedded for job in jobs):
-        return None
-    from .mock_server import MockServer  # only embedded runs need it
-
-    limit = parse_throttle(options.embedded_rate_limit, flag="--embedded-rate-limit")
-    server = MockServer(rate_limit=limit, clients=dict([DEMO_CLIENT]))
-    stack.enter_context(server)
-    return server.url
-
-
-def _as_demo_client(job: Job) -> Job:
-    """An embedded job runs as the mock's demo client, whatever credentials the job file names."""
-    if not job.subscription.embedded:
-        return job
-    return replace(job, subscription=replace(job.subscription, client_id=DEMO_CLIENT[0],
-                                             client_secret=DEMO_CLIENT[1], api_key=""))
 
 
 @dataclass
@@ -146,7 +138,7 @@ class _Planned:
     """A job whose journal is open (and locked) and whose plan pass is done."""
 
     job: Job
-    renderer: MessageRenderer
+    renderer: Renderer
     journal: JournalBackend
     plan: PlanSummary
     recovered: int
@@ -154,7 +146,7 @@ class _Planned:
 
 
 def _open_journal(job: Job, options: RunOptions) -> SqliteJournal:
-    return SqliteJournal(journal_path(job, options), target=job.subscription.target, job=job.name,
+    return SqliteJournal(journal_path(job, options), target=job.target, job=job.name,
                          create=options.new_journal)
 
 
@@ -162,8 +154,8 @@ def _prepare(job: Job, options: RunOptions, stack: ExitStack) -> _Planned:
     """Open `job`'s journal (closed by `stack`), recover rows an earlier run left in flight, plan.
     Raises `InvalidMessages`, `TemplateError`, `JournalError`."""
     started = time.monotonic()
-    job = _as_demo_client(job)
-    renderer = MessageRenderer(job, reference_date(job, options))
+    job = as_demo_client(job)
+    renderer = renderer_for(job, reference_date(job, options))
     journal = _open_journal(job, options)
     stack.callback(journal.close)
     recovered = journal.recover()
@@ -182,8 +174,7 @@ def _send(planned: _Planned, base_url: str | None, limiter: Limiter, options: Ru
     if not options.send.dry_run and plan.requests and stop.is_set():  # the run stopped before this job
         sent = SendSummary(stopped=interrupted_reason(), stop_error=Interrupted(interrupted_reason()))
     elif not options.send.dry_run and plan.requests:
-        client = MoveworksClient(base_url, job.subscription, limiter, retry=job.retry,
-                                 pool_size=job.concurrent_connections, stop=stop, on_token=SECRETS.add)
+        client = _client(job, base_url, limiter, stop)
         try:
             sender = Sender(client, journal, workers=job.concurrent_connections, name=job.name,
                             progress=lambda b, r: progress.request_done(job, b, r), stop=stop)
@@ -194,6 +185,14 @@ def _send(planned: _Planned, base_url: str | None, limiter: Limiter, options: Ru
                           recovered=planned.recovered, dry_run=options.send.dry_run)
     progress.job_finished(report)
     return report
+
+
+def _client(job: Job, base_url: str, limiter: Limiter, stop: StopSignal) -> MoveworksClient:
+    """The job's client: the Events API's, or a listener's with the job's auth mode."""
+    settings = dict(retry=job.retry, pool_size=job.concurrent_connections, stop=stop, on_token=SECRETS.add)
+    if job.listener is not None:
+        return ListenerClient(base_url, job.subscription, limiter, listener=job.listener, **settings)
+    return MoveworksClient(base_url, job.subscription, limiter, **settings)
 
 
 def run_job(job: Job, *, base_url: str | None, limiter: Limiter, options: RunOptions,
@@ -240,11 +239,11 @@ def run_jobs(paths: Sequence[str | Path], options: RunOptions, progress: Progres
             planned = _prepare_all(jobs, options, stack)
         except KeyboardInterrupt:
             raise Interrupted(interrupted_reason() + " while planning; nothing was sent") from None
-        embedded_url = _embedded(jobs, options, stack)
+        embedded_url = None if options.send.dry_run else start_embedded(jobs, options.embedded_rate_limit, stack)
 
         def one(item: _Planned) -> JobReport:
             url = item.job.subscription.api_url or embedded_url
-            return _send(item, url, limiters[item.job.subscription.target], options, progress, StopSignal(stop))
+            return _send(item, url, limiters[item.job.rate_scope], options, progress, StopSignal(stop))
 
         if parallel == 1 or len(planned) == 1:
             reports = []
@@ -267,25 +266,29 @@ def run_jobs(paths: Sequence[str | Path], options: RunOptions, progress: Progres
 def plan_job(job: Job, options: RunOptions = RunOptions()) -> PlanSummary:
     """The plan pass of `job` without a journal, as if nothing was sent before: messages, recipients and
     requests after chunking and coalescing. Raises `InvalidMessages` listing the bad rows, `TemplateError`."""
-    renderer = MessageRenderer(job, reference_date(job, options))
+    renderer = renderer_for(job, reference_date(job, options))
     return plan_pass(rendered(job, renderer), no_journal, SendOptions(), label=job.source.label,
                      job_file=str(job.path))
 
 
 def plan_jobs(paths: Sequence[str | Path], options: RunOptions) -> list[dict]:
     """`mwsync plan`: per job, messages, recipients, requests after chunking and coalescing, the estimated
-    seconds under its profile and under Moveworks' default 120/min, and the warnings a run would give
-    (`report.plan_warnings`, the same function). No network, no journal.
+    seconds under its profile and under the documented limit (Moveworks' default 120/min for an event job,
+    the listener's limit for its auth mode for a listener job: `report.plan_estimates`), and the warnings a
+    run would give (`report.plan_warnings`, the same function). No network, no journal.
 
-    Returns `[{"job", "messages", "filtered", "recipients", "requests", "profile",
-    "estimate_s": {"profile", "moveworks_default_120_per_min"}, "warnings": [...]}]`."""
+    Returns `[{"job", "target": "event" | "listener", "messages", "filtered", "recipients", "requests",
+    "profile", "estimate_s": {"profile", "moveworks_default_120_per_min" | "listener_limit"},
+    "warnings": [...]}]` (a listener job also has `"listener": {"id", "auth", "limit"}`)."""
     out = []
     for job in load_jobs(paths, options, check_credentials=False):
         plan = plan_job(job, options)
-        out.append({"job": job.name, "messages": plan.messages, "filtered": plan.filtered,
-                    "recipients": plan.recipients, "requests": plan.requests, "profile": str(job.throttle),
-                    "estimate_s": {"profile": Estimate(job.throttle, plan.requests).duration_s,
-                                   "moveworks_default_120_per_min": Estimate(API_DEFAULT_RATE,
-                                                                             plan.requests).duration_s},
-                    "warnings": [redact(w) for w in plan_warnings(job, plan)]})
+        entry = {"job": job.name, "target": "listener" if job.listener else "event", "messages": plan.messages,
+                 "filtered": plan.filtered, "recipients": plan.recipients, "requests": plan.requests,
+                 "profile": str(job.throttle), "estimate_s": plan_estimates(job, plan),
+                 "warnings": [redact(w) for w in plan_warnings(job, plan)]}
+        if job.listener is not None:
+            entry["listener"] = {"id": job.listener.listener_id, "auth": job.listener.auth,
+                                 "limit": str(listener_limit(job.listener.auth))}
+        out.append(entry)
     return out

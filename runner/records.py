@@ -1,6 +1,7 @@
 """Small frozen records that cross stages: render -> plan -> send -> journal -> report.
 
     rows -> RenderedMessage | Filtered | Rejected -> (plan) Delivery -> Batch -> (send) SendResult
+    rows -> RenderedPayload | Filtered | Rejected -> (plan) Delivery -> Notify -> (send) SendResult   (listeners)
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from .errors import Problem
-from .rules import address_key
+from .rules import LISTENER_DELIVERY, address_key
 
 
 def content_hash(event_id: str, text: str, slots: Mapping[str, str]) -> str:
@@ -38,6 +39,23 @@ class RenderedMessage:
     def content_hash(self) -> str:
         """Hash of (event id, text, slots): what identical-content coalescing and change detection use."""
         return content_hash(self.event_id, self.text, self.slots)
+
+
+@dataclass(frozen=True)
+class RenderedPayload:
+    """One source row rendered for a webhook listener: `body` the exact bytes to send (compact UTF-8 JSON of
+    an object, at most what `mwsync.plan.checks` allows), `content_hash` a hash of the listener id and the
+    canonical payload (keys sorted: reordering the job's payload keys is no change), `key` the idempotency
+    key, `row` the 1-based source row. One message is one delivery: `recipients` is the journal's fixed
+    marker (`mwsync.rules.LISTENER_DELIVERY`), so the key ledger, `decide` and the journal work unchanged."""
+
+    job: str
+    row: int
+    key: str
+    listener_id: str
+    body: bytes = field(repr=False)
+    content_hash: str
+    recipients: tuple[str, ...] = (LISTENER_DELIVERY,)
 
 
 @dataclass(frozen=True)
@@ -83,6 +101,21 @@ class Batch:
         for delivery in self.deliveries:
             first.setdefault(address_key(delivery.recipient), delivery.recipient)
         return list(first.values())
+
+
+@dataclass(frozen=True)
+class Notify:
+    """One listener request: `body` (the exact bytes) to listener `listener_id`, and its one delivery. Never
+    coalesced: a body is one event at the listener (listener reference)."""
+
+    listener_id: str
+    body: bytes = field(repr=False)
+    deliveries: tuple[Delivery, ...]
+
+    @property
+    def recipients(self) -> list[str]:
+        """The journal's marker: a listener request has no recipients."""
+        return [LISTENER_DELIVERY]
 
 
 @dataclass(frozen=True)

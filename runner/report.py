@@ -27,9 +27,9 @@ from pathlib import Path
 from .config.job import Job
 from .errors import MwsyncError
 from .journal import JournalBackend
-from .plan import PlanSummary
+from .plan import Estimate, PlanSummary
 from .redact import redact
-from .rules import API_DEFAULT_RATE
+from .rules import API_DEFAULT_RATE, LISTENER_SECURED_MAX_RATE, LISTENER_UNSECURED_RATE, listener_limit
 from .send import SendSummary
 
 #: When several exit codes apply, the most urgent wins: in doubt, then stopped, then failed.
@@ -79,17 +79,59 @@ def run_exit_code(reports: Sequence[JobReport]) -> int:
 
 
 def rate_warning(job: Job) -> str | None:
-    """The warning for a profile above Moveworks' default 120/min, for a tenant target only (the embedded
-    and loopback mocks have their own limits). `mwsync plan` and `mwsync run` both use this."""
+    """The warning for a profile above Moveworks' default 120/min, for an event job to a tenant only (the
+    embedded and loopback mocks have their own limits). `mwsync plan` and `mwsync run` both use this."""
+    if job.listener is not None:
+        return listener_rate_warning(job)
     if job.subscription.kind == "tenant" and job.throttle.rate_per_s > API_DEFAULT_RATE.rate_per_s:
         return (f"profile {job.throttle} exceeds Moveworks' default 120/min: a tenant without a raised "
                 "limit answers 429s (recovered, but slower)")
     return None
 
 
+def listener_rate_warning(job: Job) -> str | None:
+    """For a listener job, a profile that exceeds the documented organisation-wide limit of its auth mode
+    (listener reference: 1 request per 10 s unsecured; 5/s secured, 50/s on newer copies), counted as the
+    mock's sliding window counts it (a burst of 10 in 2 s exceeds 5 per 1 s). Every target: the mock
+    enforces the documented limits by default too."""
+    profile, limit = job.throttle, listener_limit(job.listener.auth)
+    if profile.fits_within(limit):
+        return None
+    if not job.listener.secured:
+        return (f"profile {profile} exceeds the unsecured listener limit of 1 request per 10 s: the listener "
+                "answers 429s (recovered, but slower); use listener_unsecured, or secure the listener")
+    newer = "" if profile.fits_within(LISTENER_SECURED_MAX_RATE) else "; it exceeds the newer copies' 50/s too"
+    return (f"profile {profile} exceeds 5 requests/s, the documented limit for secured listeners (newer copies say "
+            f"50/s: listener_secured_50 fits those tenants only){newer}; over the limit the listener answers 429s "
+            "(recovered, but slower)")
+
+
+def eta_warning(job: Job, plan: PlanSummary) -> str | None:
+    """For an unsecured listener job whose requests take over an hour at 1 request per 10 s."""
+    if job.listener is None or job.listener.secured:
+        return None
+    seconds = Estimate(LISTENER_UNSECURED_RATE, plan.requests, token_requests=0).duration_s
+    if seconds <= 3600:
+        return None
+    return (f"{plan.requests} requests take ~{seconds / 3600:.1f} h under the unsecured listener limit (1 per 10 s); "
+            "secure the listener (listener.auth: hmac, api_key or client_credentials) for 5 requests/s")
+
+
+def plan_estimates(job: Job, plan: PlanSummary) -> dict[str, float]:
+    """Seconds the plan's requests take under the job's profile and under the documented limit: Moveworks'
+    default 120/min for an event job (`moveworks_default_120_per_min`), the listener's limit for its auth
+    mode for a listener job (`listener_limit`; no token request unless it uses client credentials)."""
+    if job.listener is None:
+        return {"profile": Estimate(job.throttle, plan.requests).duration_s,
+                "moveworks_default_120_per_min": Estimate(API_DEFAULT_RATE, plan.requests).duration_s}
+    tokens = 1 if job.listener.auth == "client_credentials" else 0
+    return {"profile": Estimate(job.throttle, plan.requests, tokens).duration_s,
+            "listener_limit": Estimate(listener_limit(job.listener.auth), plan.requests, tokens).duration_s}
+
+
 def plan_warnings(job: Job, plan: PlanSummary, recovered: int = 0) -> list[str]:
     """Every warning about `job` and its `plan` (`recovered`: deliveries this run marked unknown)."""
-    out = [w for w in (rate_warning(job),) if w]
+    out = [w for w in (rate_warning(job), eta_warning(job, plan)) if w]
     if recovered:
         out.append(f"{recovered} deliveries were in flight when an earlier run stopped: marked unknown")
     if plan.held:
@@ -124,7 +166,7 @@ def build_report(job: Job, plan: PlanSummary, sent: SendSummary | None, journal:
     if dry_run:
         requests["planned"] = plan.requests
     return JobReport(
-        job=job.name, file=str(job.path), target=job.subscription.target,
+        job=job.name, file=str(job.path), target=job.target,
         journal={"location": journal.location, "shared": journal.shared},
         profile={"name": job.throttle.name, "limit": job.throttle.limit, "window_s": job.throttle.window_s},
         messages=messages, requests=requests, status_429=sent.status_429 if sent else 0,

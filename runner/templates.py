@@ -1,4 +1,5 @@
-"""Render one message per row with Jinja: the only module that imports Jinja.
+"""Render one message per row with Jinja: the only module that imports Jinja (`mwsync.payload` renders
+listener bodies with the compiled fields this module hands out).
 
 - The message text is chat markup (Moveworks' HTML subset), rendered with autoescaping: a row value
   `R&D` becomes `R&amp;D` and `<b>Bobby</b>` in data is shown, not rendered. Trusted markup from
@@ -31,7 +32,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError
+from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedError
 from jinja2.exceptions import TemplateError as JinjaTemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -94,6 +95,7 @@ def _line_of(exc: BaseException) -> int | None:
     return line
 
 
+IN_JOB = ("message.", "listener.")  # fields written in the job file (their problems name its line)
 INTERPOLATION_RE = re.compile(r"\{\{-?\s*([A-Za-z_][A-Za-z0-9_]*)\s*-?\}\}")
 MARKERS = ("{{", "{%", "{#")
 
@@ -132,45 +134,69 @@ class _Plain:
             raise UndefinedError(f"'{exc.args[0]}' is undefined") from None
 
 
-class MessageRenderer:
-    """Compiles a job's message templates once and renders `RenderedMessage`s from rows.
+class _Native:
+    """A listener payload leaf that is exactly one `{{ expression }}`: the expression's own value, through
+    Jinja's sandboxed `compile_expression` (`{{ n | int }}` is a number, `{{ tags }}` a JSONL list). A
+    missing name raises `UndefinedError`; a null value the null error."""
 
-    `today` feeds the `today` global and `days_until` filter (injectable for reproducible runs).
-    Raises `TemplateError` at construction for syntax errors (template name and line) and from
-    `render` for render errors (template, line and row number).
-    """
+    __slots__ = ("expression",)
+
+    def __init__(self, env: SandboxedEnvironment, source: str):
+        self.expression = env.compile_expression(source.strip()[2:-2].strip("-"), undefined_to_none=False)
+
+    def value(self, ctx: Mapping[str, Any]) -> Any:
+        value = self.expression(**ctx)
+        if isinstance(value, Undefined):
+            str(value)  # StrictUndefined: raises UndefinedError naming the variable
+        return _not_null(value)
+
+    @staticmethod
+    def fits(source: str) -> bool:
+        """True when `source` is one `{{ ... }}` and nothing else (no text around it, no other tag)."""
+        text = source.strip()
+        return (text.startswith("{{") and text.endswith("}}") and text.count("{{") == 1 and text.count("}}") == 1
+                and "{%" not in text and "{#" not in text)
+
+
+class RowTemplates:
+    """What every renderer of a job's rows shares: the two environments (autoescaped `markup`, `plain`), the
+    source filter, the names a template sees (`context`), and errors naming template, line and row.
+    Subclasses compile their fields with `_compile` into `self.problems`, then call `_finish()`, which
+    compiles the filter and raises `TemplateError` for every syntax error found."""
 
     def __init__(self, job: Job, today: dt.date | None = None):
         self.job = job
         self.today = today or dt.date.today()
-        markup = _environment(True, self.today)
-        plain = _environment(False, self.today)
-        spec = job.message
-        problems: list[Problem] = []
-        self._text = self._compile(lambda src: markup.from_string(src), spec.text_source, spec.text_name, problems)
-        compile_plain = lambda src: _Plain(plain, src)  # noqa: E731
-        self._event = self._compile(compile_plain, spec.event_id, "message.event_id", problems)
-        self._recipients = [self._compile(compile_plain, r, f"message.recipients[{i}]", problems)
-                            for i, r in enumerate(spec.recipients)]
-        self._slots = {k: self._compile(compile_plain, v, f"message.slots.{k}", problems)
-                       for k, v in spec.slots.items()}
-        self._key = (self._compile(compile_plain, spec.idempotency_key, "message.idempotency_key", problems)
-                     if spec.idempotency_key else None)
+        self.markup = _environment(True, self.today)
+        self.plain = _environment(False, self.today)
+        self.problems: list[Problem] = []
         self._filter: Callable[..., Any] | None = None
+
+    def plain_field(self, source: str) -> _Plain:
+        """A plain-text field (not escaped): a string, or the raw value of a lone `{{ name }}`."""
+        return _Plain(self.plain, source)
+
+    def leaf(self, source: str) -> _Plain | _Native:
+        """A listener payload leaf: one `{{ expression }}` keeps its value's type; anything else is text."""
+        return _Native(self.plain, source) if _Native.fits(source) else _Plain(self.plain, source)
+
+    def _finish(self) -> None:
+        job = self.job
         if job.source.filter:
             try:
-                self._filter = plain.compile_expression(job.source.filter, undefined_to_none=False)
+                self._filter = self.plain.compile_expression(job.source.filter, undefined_to_none=False)
             except TemplateSyntaxError as exc:
-                problems.append(Problem(str(job.path), "source.filter", f"invalid expression: {exc.message}",
-                                        job.lines.get("source.filter")))
-        if problems:
-            raise TemplateError(problems)
+                self.problems.append(Problem(str(job.path), "source.filter", f"invalid expression: {exc.message}",
+                                             job.lines.get("source.filter")))
+        if self.problems:
+            raise TemplateError(self.problems)
 
-    def _compile(self, compile_: Callable[[str], Any], source: str, name: str, problems: list[Problem]):
+    def _compile(self, compile_: Callable[[str], Any], source: str, name: str, problems: list[Problem] | None = None):
+        problems = self.problems if problems is None else problems
         try:
             return compile_(source)
         except TemplateSyntaxError as exc:
-            in_job = name.startswith("message.")
+            in_job = name.startswith(IN_JOB)
             where = name if in_job else f"template {name}"
             file = str(self.job.path) if in_job else str(self.job.templates_dir / name)
             line = self.job.lines.get(name.split("[")[0]) if in_job else exc.lineno
@@ -192,6 +218,40 @@ class MessageRenderer:
             return bool(self._filter(**self.context(row, row_number)))
         except Exception as exc:  # noqa: BLE001 - a user's expression: report it with its row
             raise self._problem("source.filter", row_number, exc) from None
+
+    def _problem(self, name: str, row_number: int, exc: Exception) -> TemplateError:
+        """A `TemplateError` for `exc` raised while rendering field `name` of row `row_number`: a
+        template file's problem names the file and its line; a job field's, the job file and the key's line."""
+        in_job = name.startswith((*IN_JOB, "source."))
+        file = str(self.job.path) if in_job else str(self.job.templates_dir / name)
+        line = self.job.lines.get(name.split("[")[0]) if in_job else _line_of(exc)
+        where = name if in_job else ""
+        hint = " (columns and vars are available by name; check the spelling)" \
+            if isinstance(exc, UndefinedError) else ""
+        message = str(exc) if isinstance(exc, (JinjaTemplateError, ValueError)) else f"{exc.__class__.__name__}: {exc}"
+        return TemplateError([Problem(file, where, f"{message}{hint}", line, row=row_number)])
+
+
+class MessageRenderer(RowTemplates):
+    """Compiles a job's message templates once and renders `RenderedMessage`s from rows.
+
+    `today` feeds the `today` global and `days_until` filter (injectable for reproducible runs).
+    Raises `TemplateError` at construction for syntax errors (template name and line) and from
+    `render` for render errors (template, line and row number).
+    """
+
+    def __init__(self, job: Job, today: dt.date | None = None):
+        super().__init__(job, today)
+        spec = job.message
+        markup = self.markup
+        self._text = self._compile(lambda src: markup.from_string(src), spec.text_source, spec.text_name)
+        field = self.plain_field
+        self._event = self._compile(field, spec.event_id, "message.event_id")
+        self._recipients = [self._compile(field, r, f"message.recipients[{i}]") for i, r in enumerate(spec.recipients)]
+        self._slots = {k: self._compile(field, v, f"message.slots.{k}") for k, v in spec.slots.items()}
+        self._key = self._compile(field, spec.idempotency_key, "message.idempotency_key") if spec.idempotency_key \
+            else None
+        self._finish()
 
     def render(self, row: Mapping[str, Any], row_number: int) -> RenderedMessage:
         """Render `row` into a `RenderedMessage`; raises `TemplateError` naming template, line and row.
@@ -257,14 +317,3 @@ class MessageRenderer:
                                                                       '{"ticket": "INC-1"}', row=row_number)])
         return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}
 
-    def _problem(self, name: str, row_number: int, exc: Exception) -> TemplateError:
-        """A `TemplateError` for `exc` raised while rendering field `name` of row `row_number`: a
-        template file's problem names the file and its line; a job field's, the job file and the key's line."""
-        in_job = name.startswith(("message.", "source."))
-        file = str(self.job.path) if in_job else str(self.job.templates_dir / name)
-        line = self.job.lines.get(name.split("[")[0]) if in_job else _line_of(exc)
-        where = name if in_job else ""
-        hint = " (columns and vars are available by name; check the spelling)" \
-            if isinstance(exc, UndefinedError) else ""
-        message = str(exc) if isinstance(exc, (JinjaTemplateError, ValueError)) else f"{exc.__class__.__name__}: {exc}"
-        return TemplateError([Problem(file, where, f"{message}{hint}", line, row=row_number)])

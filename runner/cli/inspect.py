@@ -18,12 +18,12 @@ from .output import failure_line
 @JOB_ARG
 def validate(jobs: tuple[Path, ...]) -> None:
     """Check job files (YAML, schema, environment, templates) without rendering rows or sending."""
-    from ..pipeline import RunOptions, load_jobs
-    from ..templates import MessageRenderer
+    from ..pipeline import RunOptions, load_jobs, renderer_for
 
     for job in load_jobs(jobs, RunOptions()):
-        MessageRenderer(job)
-        click.echo(f"{job.path}: ok ({job.name}, profile {job.throttle}, target {job.subscription.target})")
+        renderer_for(job)
+        auth = f", listener auth {job.listener.auth}" if job.listener is not None else ""
+        click.echo(f"{job.path}: ok ({job.name}, profile {job.throttle}, target {job.target}{auth})")
 
 
 @click.command()
@@ -39,10 +39,18 @@ def plan(jobs, profile, throttle, today, as_json) -> None:
         click.echo(json.dumps(out if len(out) > 1 else out[0], indent=2))
         return
     for e in out:
-        click.echo(f"{e['job']}: {e['messages']} messages ({e['filtered']} rows filtered out), {e['recipients']} "
-                   f"recipients -> {e['requests']} requests")
-        click.echo(f"  ~{e['estimate_s']['profile']:.0f} s under {e['profile']}; "
-                   f"~{e['estimate_s']['moveworks_default_120_per_min']:.0f} s under Moveworks' default 120/min")
+        eta = e["estimate_s"]
+        if "listener" in e:
+            listener = e["listener"]
+            click.echo(f"{e['job']}: {e['messages']} messages ({e['filtered']} rows filtered out) to listener "
+                       f"{listener['id']} (auth {listener['auth']}) -> {e['requests']} requests")
+            click.echo(f"  ~{eta['profile']:.0f} s under {e['profile']}; ~{eta['listener_limit']:.0f} s under the "
+                       f"listener limit {listener['limit']}")
+        else:
+            click.echo(f"{e['job']}: {e['messages']} messages ({e['filtered']} rows filtered out), "
+                       f"{e['recipients']} recipients -> {e['requests']} requests")
+            click.echo(f"  ~{eta['profile']:.0f} s under {e['profile']}; "
+                       f"~{eta['moveworks_default_120_per_min']:.0f} s under Moveworks' default 120/min")
         for warning in e["warnings"]:
             click.echo(f"  warning: {warning}")
 
@@ -65,7 +73,7 @@ def _open(job, options, exclusive: bool):
     path = journal_path(job, options)
     if not path.exists():
         return None, path
-    return SqliteJournal(path, target=job.subscription.target, job=job.name, exclusive=exclusive), path
+    return SqliteJournal(path, target=job.target, job=job.name, exclusive=exclusive), path
 
 
 @click.command()
@@ -88,7 +96,7 @@ def status(jobs, journal, api_url, state_dir) -> None:
         finally:
             j.close()
         fmt = lambda d: ", ".join(f"{k} {v}" for k, v in sorted(d.items())) or "none"  # noqa: E731
-        click.echo(f"{job.name} -> {job.subscription.target} ({path}, not shared)")
+        click.echo(f"{job.name} -> {job.target} ({path}, not shared)")
         click.echo(f"  messages:   {fmt(counts['messages'])}")
         click.echo(f"  deliveries: {fmt(counts['deliveries'])}")
         for failure in failures:

@@ -1,6 +1,7 @@
 """Check rendered messages against the API's limits (`mwsync.rules`, from the Moveworks Events API
 reference, "Send a message for an event"): `message` 1..20000 characters; every recipient a
-syntactically valid e-mail; `event_id` a UUID.
+syntactically valid e-mail; `event_id` a UUID. A listener body (`payload_problems`): at most 1 MB
+(listener reference: beyond it the body is not available to the listener's filters and mappings).
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from functools import lru_cache
 from email_validator import EmailNotValidError, validate_email
 from email_validator.syntax import validate_email_local_part
 
-from ..records import RenderedMessage
-from ..rules import MAX_TEXT_CHARS, is_uuid
+from ..records import RenderedMessage, RenderedPayload
+from ..rules import MAX_LISTENER_BODY_BYTES, MAX_TEXT_CHARS, is_uuid
 
 MAX_EMAIL_CHARS = 254  # email-validator's (and RFC 3696 errata's) limit on a whole address
 
@@ -96,4 +97,17 @@ def message_problems(message: RenderedMessage) -> list[tuple[str, str]]:
         why = email_problem(address)
         if why:
             problems.append(("message.recipients", f"{shown(address)} is not a valid e-mail: {why}"))
+    return problems
+
+
+def payload_problems(payload: RenderedPayload) -> list[tuple[str, str]]:
+    """`(field, problem)` pairs for a rendered listener body: over `MAX_LISTENER_BODY_BYTES` (1 MB, the
+    listener reference's limit, read as 1,000,000 bytes), or an empty idempotency key."""
+    problems = []
+    size = len(payload.body)
+    if size > MAX_LISTENER_BODY_BYTES:
+        problems.append(("listener.payload", f"{size:,} bytes as JSON, over the listener's 1 MB "
+                                             f"({MAX_LISTENER_BODY_BYTES:,} bytes); shorten the fields"))
+    if not payload.key.strip():
+        problems.append(("listener.idempotency_key", "empty; every message needs its own key"))
     return problems

@@ -7,7 +7,9 @@
    found invalid.
 
 Both take the rendered stream (`RenderedMessage`, `Filtered`, `Rejected` records, from `mwsync.pipeline`)
-and a journal `lookup(key)`, so they are tested without files, templates or SQLite.
+and a journal `lookup(key)`, so they are tested without files, templates or SQLite. A listener job's
+stream holds `RenderedPayload`s instead: one delivery each (the journal marker), checked against the 1 MB
+limit, never coalesced: each is one `Notify` request.
 """
 
 from __future__ import annotations
@@ -16,14 +18,15 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
 from ..errors import InvalidMessages, Problem
-from ..records import Batch, Delivery, Filtered, Rejected, RenderedMessage
+from ..records import Batch, Delivery, Filtered, Notify, Rejected, RenderedMessage, RenderedPayload
 from .batcher import Batcher
-from .checks import message_problems
+from .checks import message_problems, payload_problems
 from .decide import Decision, Recorded, decide
 from .ledger import KeyLedger
 
 MAX_PROBLEMS = 50
-Item = RenderedMessage | Filtered | Rejected
+Rendered = RenderedMessage | RenderedPayload
+Item = RenderedMessage | RenderedPayload | Filtered | Rejected
 Lookup = Callable[[str], Recorded]
 
 
@@ -85,8 +88,9 @@ class _Counts:
             if len(self.problems) < MAX_PROBLEMS:
                 self.problems.append(problem)
 
-    def decided(self, message: RenderedMessage, decision: Decision) -> None:
-        self.values["recipients"] += len(message.recipients)
+    def decided(self, message: Rendered, decision: Decision) -> None:
+        if isinstance(message, RenderedMessage):  # a listener body has no recipients, only its journal marker
+            self.values["recipients"] += len(message.recipients)
         self.values[{"send": "to_send", "skip": "skipped", "changed": "changed", "held": "held"}[decision.action]] += 1
         if decision.action == "changed" and len(self.changed_keys) < MAX_PROBLEMS:
             self.changed_keys.append(message.key)
@@ -98,7 +102,7 @@ class _Counts:
 
 
 def _checked(items: Iterable[Item], label: str, counts: _Counts | None,
-             invalid_rows: frozenset[int]) -> Iterator[RenderedMessage]:
+             invalid_rows: frozenset[int]) -> Iterator[Rendered]:
     """Valid messages, each recipient of each idempotency key once. With `counts` (plan pass) problems are
     collected there; without (send pass) the rows in `invalid_rows` are skipped."""
     ledger = KeyLedger()
@@ -115,7 +119,8 @@ def _checked(items: Iterable[Item], label: str, counts: _Counts | None,
                 if counts is not None:
                     counts.problem(item.problems, row)
                 continue
-            found = [Problem(label, where, what, row=row) for where, what in message_problems(item)] \
+            checks = payload_problems if isinstance(item, RenderedPayload) else message_problems
+            found = [Problem(label, where, what, row=row) for where, what in checks(item)] \
                 if counts is not None else []
             if found:
                 counts.problem(found, row)
@@ -123,7 +128,8 @@ def _checked(items: Iterable[Item], label: str, counts: _Counts | None,
             conflict, recipients = ledger.check(item)
             if conflict:
                 if counts is not None:
-                    counts.problem([Problem(label, "message.idempotency_key", conflict, row=row)], row)
+                    where = "listener" if isinstance(item, RenderedPayload) else "message"
+                    counts.problem([Problem(label, f"{where}.idempotency_key", conflict, row=row)], row)
                 continue
             if len(recipients) < len(item.recipients):
                 if counts is not None:
@@ -138,8 +144,8 @@ def _checked(items: Iterable[Item], label: str, counts: _Counts | None,
         ledger.close()
 
 
-def _batches(messages: Iterable[RenderedMessage], lookup: Lookup, options: SendOptions,
-             counts: _Counts | None) -> Iterator[Batch]:
+def _batches(messages: Iterable[Rendered], lookup: Lookup, options: SendOptions,
+             counts: _Counts | None) -> Iterator[Batch | Notify]:
     batcher = Batcher()
     for message in messages:
         decision = decide(message.recipients, message.content_hash, lookup(message.key),
@@ -147,6 +153,10 @@ def _batches(messages: Iterable[RenderedMessage], lookup: Lookup, options: SendO
         if counts is not None:
             counts.decided(message, decision)
         deliveries = [Delivery(message.key, r, message.content_hash, message.row) for r in decision.recipients]
+        if isinstance(message, RenderedPayload):
+            if deliveries:  # no coalescing: a listener body is one event
+                yield Notify(message.listener_id, message.body, tuple(deliveries))
+            continue
         yield from batcher.add(message, deliveries)
     yield from batcher.flush()
 
@@ -166,7 +176,8 @@ def plan_pass(items: Iterable[Item], lookup: Lookup, options: SendOptions, *, la
     return summary
 
 
-def send_pass(items: Iterable[Item], lookup: Lookup, options: SendOptions, plan: PlanSummary) -> Iterator[Batch]:
-    """Every request the job needs now, as `Batch`es (<= 500 recipients, identical content coalesced), rows
-    the `plan` found invalid left out."""
+def send_pass(items: Iterable[Item], lookup: Lookup, options: SendOptions,
+              plan: PlanSummary) -> Iterator[Batch | Notify]:
+    """Every request the job needs now, as `Batch`es (<= 500 recipients, identical content coalesced) or, for
+    a listener job, `Notify`s (one body each), rows the `plan` found invalid left out."""
     return _batches(_checked(items, "", None, plan.invalid_rows), lookup, options, None)

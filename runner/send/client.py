@@ -274,6 +274,11 @@ class MoveworksClient:
         if slots:
             body["context"] = {"slots": dict(slots)}
         url = self.base_url + SEND_PATH.format(event_id=quote(event_id, safe=""))
+        return self._deliver(url, {"json": body}, before_send, f"event {event_id}")
+
+    def _deliver(self, url: str, content: dict, before_send: Callable[[], None] | None, what: str) -> SendResult:
+        """POST `content` (`requests` keywords: `json=` or `data=` and `headers=`) to `url` under the retry
+        policy; the `SendResult`, or what stops the run (see `send_message`). `what` names the target."""
         counts = {"attempts": 0, "429": 0, "reauth": 0}
         started = time.monotonic()
         auth = _CallAuth(self.auth, before_send)
@@ -282,7 +287,7 @@ class MoveworksClient:
                 with attempt:
                     counts["attempts"] += 1
                     try:
-                        status = self._attempt(url, body, auth, counts, event_id)
+                        status = self._attempt(url, content, auth, counts, what)
                     except RateLimited:  # from the send or from its access-token request
                         counts["429"] += 1
                         raise
@@ -304,9 +309,9 @@ class MoveworksClient:
         return SendResult(state, exc.status, counts["attempts"], error=str(exc), code=exc.code,
                           retried_429=counts["429"], latency_ms=(time.monotonic() - started) * 1000)
 
-    def _attempt(self, url: str, body: dict, auth: _CallAuth, counts: dict, event_id: str) -> int:
+    def _attempt(self, url: str, content: dict, auth: _CallAuth, counts: dict, what: str) -> int:
         try:
-            response = self.session.post(url, json=body, auth=auth, timeout=self.timeout, withhold_token=True)
+            response = self.session.post(url, auth=auth, timeout=self.timeout, withhold_token=True, **content)
         except requests.exceptions.RequestException as exc:
             error = self._transport_error(exc, "send")
             counts["sent"] = counts.get("sent") or not isinstance(error, CannotConnect)
@@ -315,12 +320,16 @@ class MoveworksClient:
         status = response.status_code
         if 200 <= status < 300:
             return status
-        error = status_error(response, "send", resend_on=self.retry.resend_on, what=f"event {event_id}")
+        error = self._status_error(response, what)
         if status == 401 and self.tokens is not None and not counts["reauth"]:
             counts["reauth"] = 1
             self.tokens.invalidate(BearerAuth.token_of(response.request))
             raise Reauthenticate(f"401 on send, fetching a new access token: {error}", status=401, code=error.code)
         raise error
+
+    def _status_error(self, response: requests.Response, what: str) -> MwsyncError:
+        """The error for a non-2xx answer to a send (`status_error`); the listener client refines it."""
+        return status_error(response, "send", resend_on=self.retry.resend_on, what=what)
 
     def test_auth(self) -> None:
         """`GET /rest/v1/auth/test` with the current token. Raises `AuthError` unless it answers 200,

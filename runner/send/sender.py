@@ -9,7 +9,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from ..errors import AuthError, Interrupted, JournalError, RunStopped
-from ..records import Batch, SendResult
+from ..records import Batch, Notify, SendResult
 from .stop import interrupt_all, interrupted_reason
 
 #: Seconds requests already in flight get to finish once the run is stopping; then their connections
@@ -34,7 +34,8 @@ class SendSummary:
 
 class Sender:
     """Sends a job's batches through `client` (`send_message(event_id, text, recipients, slots,
-    before_send=...) -> SendResult`), `workers` at a time. Each request's deliveries are journalled
+    before_send=...) -> SendResult`; for a listener job's `Notify`s, `notify(listener_id, body,
+    before_send=...)`), `workers` at a time. Each request's deliveries are journalled
     `pending` right before it goes out (`journal.begin(batch)`, from the client's `before_send`: after the
     rate-limit slot and the access token) and its outcome after (`journal.finish(request id, result)`).
     A request that never got that far (the run stopped first) is not journalled: the next run sends it.
@@ -71,8 +72,7 @@ class Sender:
                 request_ids.append(self.journal.begin(batch))
 
         try:
-            result = self.client.send_message(batch.event_id, batch.text, batch.recipients, batch.slots,
-                                              before_send=before_send)
+            result = self._request(batch, before_send)
         except RunStopped as exc:
             self._stopping(exc)
             if request_ids:  # it went out and was refused or never answered with a delivery: not sent
@@ -94,6 +94,13 @@ class Sender:
             status = str(result.status) if result.status is not None else "no_response"
             self._by_status[status] = self._by_status.get(status, 0) + 1
         self.progress(batch, result)
+
+    def _request(self, batch: Batch | Notify, before_send: Callable[[], None]) -> SendResult:
+        """One request: a listener body (`client.notify`) or an event message (`client.send_message`)."""
+        if isinstance(batch, Notify):
+            return self.client.notify(batch.listener_id, batch.body, before_send=before_send)
+        return self.client.send_message(batch.event_id, batch.text, batch.recipients, batch.slots,
+                                        before_send=before_send)
 
     def _finish(self, request_id: str, result: SendResult) -> None:
         try:
