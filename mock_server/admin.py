@@ -4,9 +4,10 @@ They need no token, are never rate limited and are not counted in stats; GET one
 
     GET    /_mock/health                        -> {"status": "ok"}
     GET    /_mock/messages?limit=&after=        -> {"messages": [...], "next_after", "total", "kept"}
+    GET    /_mock/events?limit=&after=&listener_id= -> {"events": [...], "next_after", "total", "kept"}
     GET    /_mock/stats                         -> {...}                    see MockState.stats
-    GET    /_mock/requests?limit=&path=&method=&status=&event_id=&recipient=   -> {"requests": [...]}
-    GET    /_mock/verify?path=&method=&status=&event_id=&recipient=            -> {"messages", "requests", ...}
+    GET    /_mock/requests?limit=&path=&method=&status=&event_id=&recipient=&listener_id= -> {"requests": [...]}
+    GET    /_mock/verify?path=&method=&status=&event_id=&recipient=&listener_id=  -> {"messages", "events", ...}
     POST   /_mock/reset                         -> {"status": "reset"}
     GET    /_mock/faults                        -> {"faults": {...}}        active fault spec
     POST   /_mock/faults   {partial}            -> {"faults": {...}}        400 BAD_REQUEST listing bad fields
@@ -29,6 +30,7 @@ import falcon.asgi
 
 from .api import read_body
 from .contract import INCORRECT_DATA_TYPE, bad_request, parse_json
+from .requestlog import canonical_event
 from .state import MockState
 
 DEFAULT_PAGE = 1000
@@ -57,13 +59,13 @@ def int_param(req: falcon.asgi.Request, name: str, default: int | None = None, h
 
 def log_filters(req: falcon.asgi.Request) -> dict:
     """The request-log filters of a query string (`requestlog.matches`); unknown parameters are refused."""
-    known = {"limit", "path", "method", "status", "event_id", "recipient"}
+    known = {"limit", "path", "method", "status", "event_id", "recipient", "listener_id"}
     unknown = sorted(set(req.params) - known)
     if unknown:
         raise bad_request(f"unknown query parameter(s) {', '.join(unknown)} (valid: {', '.join(sorted(known))})")
     return {"path": req.get_param("path"), "method": req.get_param("method"),
             "status": int_param(req, "status", high=599), "event_id": req.get_param("event_id"),
-            "recipient": req.get_param("recipient")}  # fmt: skip
+            "recipient": req.get_param("recipient"), "listener_id": req.get_param("listener_id")}  # fmt: skip
 
 
 class Resource:
@@ -95,6 +97,27 @@ class Messages(Resource):
         page, next_after = self.state.messages_page(after, limit)
         total, kept = self.state.message_totals()
         doc = {"messages": page, "next_after": next_after, "total": total, "kept": kept}
+        return json.dumps(doc, ensure_ascii=False).encode("utf-8")
+
+
+class Events(Resource):
+    """`GET /_mock/events?limit=&after=&listener_id=`: listener events, paged like `/_mock/messages`."""
+
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        unknown = sorted(set(req.params) - {"limit", "after", "listener_id"})
+        if unknown:
+            raise bad_request(f"unknown query parameter(s) {', '.join(unknown)} (valid: after, limit, listener_id)")
+        limit = int_param(req, "limit", DEFAULT_PAGE, MAX_PAGE)
+        after = int_param(req, "after", 0)
+        listener_id = canonical_event(req.get_param("listener_id")) if req.get_param("listener_id") else None
+        resp.data = await asyncio.to_thread(self._page_json, after, limit, listener_id)
+        resp.content_type = "application/json"
+
+    def _page_json(self, after: int, limit: int | None, listener_id: str | None) -> bytes:
+        page, next_after = self.state.events_page(after, limit, listener_id)
+        with self.state.lock:
+            total, kept = self.state.events.total, self.state.events.kept_count
+        doc = {"events": page, "next_after": next_after, "total": total, "kept": kept}
         return json.dumps(doc, ensure_ascii=False).encode("utf-8")
 
 
@@ -166,7 +189,7 @@ class OpenApi(Resource):
 
 
 ADMIN_ROUTES = (
-    ("/_mock/health", "health", Health), ("/_mock/messages", "messages", Messages),
+    ("/_mock/health", "health", Health), ("/_mock/messages", "messages", Messages), ("/_mock/events", "events", Events),
     ("/_mock/stats", "stats", Stats), ("/_mock/requests", "requests", Requests), ("/_mock/verify", "verify", Verify),
     ("/_mock/reset", "reset", Reset), ("/_mock/faults", "faults", Faults),
     ("/_mock/revoke-tokens", "revoke_tokens", RevokeTokens), ("/openapi.json", "openapi", OpenApi),

@@ -30,6 +30,7 @@ from .contract import (
     error_body,
 )
 from .gateway import Gateway, is_admin_path
+from .listener_api import add_listener_routes
 from .state import MockState
 
 logger = logging.getLogger("mwsync.mock_server")
@@ -102,6 +103,7 @@ def create_app(state: MockState) -> Gateway:
     """The complete ASGI app serving `state` (API routes, `/_mock/` routes, error handlers, gateway)."""
     app = falcon.asgi.App(middleware=[RefuseOptions()])
     add_api_routes(app, state)
+    add_listener_routes(app, state)
     add_admin_routes(app, state)
     handlers = ErrorHandlers(state)
     app.add_error_handler(Exception, handlers.unexpected)

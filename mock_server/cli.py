@@ -14,6 +14,7 @@ import click
 
 from .faults import ACCEPT_FAIL_STATUSES, FAIL_STATUSES, LATENCY_TARGETS, TOKEN_FAIL_STATUSES
 from .ledger import DEFAULT_KEEP_MESSAGES
+from .listeners import ALGORITHMS, ENCODINGS, parse_listener
 from .server import MockServer
 from .settings import (
     RATE_LIMIT_ALGORITHMS,
@@ -137,6 +138,17 @@ def _with_fault_options(command: Any) -> Any:
               help="Forward API requests to this real API URL, checked against the contract.")
 @click.option("--record-to", type=click.Path(dir_okay=False),
               help="With --proxy-to: write what passed as a cassette here.")
+@click.option("--listener", "listeners", multiple=True, metavar="ID[:MODE[:SECRET]]", envvar="MOCK_SERVER_LISTENERS",
+              help="A webhook listener to serve (repeatable); MODE none (default), bearer or hmac. Environment "
+                   "variable: MOCK_SERVER_LISTENERS (space-separated), which keeps secrets out of ps.")
+@click.option("--listener-header", help="Signature header of hmac listeners [X-Signature].")
+@click.option("--listener-algorithm", type=click.Choice(ALGORITHMS), help="HMAC hash of hmac listeners [sha256].")
+@click.option("--listener-encoding", type=click.Choice(ENCODINGS), help="Signature encoding [hex].")
+@click.option("--listener-prefix", help="Text before the signature, e.g. sha256= (always accepted).")
+@click.option("--listener-timestamp-header", help="Header with the signing time (Unix seconds) [none].")
+@click.option("--listener-signed-string", help="What is signed, e.g. '{timestamp}.{body}' [{body}].")
+@click.option("--listener-rate-limit-unsecured", metavar="N/S", help="Limit all unsecured listeners share [1/10].")
+@click.option("--listener-rate-limit-secured", metavar="N/S", help="Limit all secured listeners share [5/1].")
 @_with_fault_options
 def main(**options: Any) -> None:
     """Run a mock Moveworks Events API server until Ctrl-C or SIGTERM: token, auth test and sends as the
@@ -144,13 +156,10 @@ def main(**options: Any) -> None:
     faults = _fault_spec(options)
     users_file = options.pop("users_file")
     options["rate_limit_headers"] = not options.pop("no_rate_limit_headers")
-    if options.pop("no_rate_limit"):
-        if options["rate_limit"] is not None:
-            raise click.UsageError("give --rate-limit N/S or --no-rate-limit, not both")
-    else:
-        options["rate_limit"] = options["rate_limit"] or DEFAULT_RATE_LIMIT
+    _rate_limits(options)
     options["events"] = options["events"] or None
     try:
+        options["listeners"] = _listeners(options)
         options["users"] = load_users_file(users_file) if users_file else None
         server = MockServer(**options, faults=faults)
     except (ValueError, OSError) as exc:
@@ -167,6 +176,30 @@ def main(**options: Any) -> None:
     click.echo("mock server stopped")
 
 
+def _rate_limits(options: dict[str, Any]) -> None:
+    """`--no-rate-limit` turns off every limit (Events API and listeners); it excludes the others."""
+    names = ("rate_limit", "listener_rate_limit_unsecured", "listener_rate_limit_secured")
+    given = [name for name in names if options[name] is not None]
+    if options.pop("no_rate_limit"):
+        if given:
+            raise click.UsageError(f"give --{given[0].replace('_', '-')} N/S or --no-rate-limit, not both")
+        options["listener_rate_unsecured"] = options["listener_rate_secured"] = None
+    else:
+        options["rate_limit"] = options["rate_limit"] or DEFAULT_RATE_LIMIT
+        options["listener_rate_unsecured"] = options["listener_rate_limit_unsecured"] or "1/10"
+        options["listener_rate_secured"] = options["listener_rate_limit_secured"] or "5/1"
+    options.pop("listener_rate_limit_unsecured")
+    options.pop("listener_rate_limit_secured")
+
+
+def _listeners(options: dict[str, Any]) -> list[Any]:
+    """The `--listener` specs with the `--listener-*` signing options applied to each. Raises `ValueError`."""
+    flags = ("header", "algorithm", "encoding", "prefix", "timestamp_header", "signed_string")
+    defaults = {name: options.pop(f"listener_{name}") for name in flags}
+    specs = [item for value in options.pop("listeners") for item in value.split()]
+    return [parse_listener(spec, defaults) for spec in specs]
+
+
 def _announce(server: MockServer, url: str, faults: dict[str, Any]) -> None:
     settings = server.settings
     click.echo(f"Mock Moveworks API listening on {url}")
@@ -177,6 +210,13 @@ def _announce(server: MockServer, url: str, faults: dict[str, Any]) -> None:
         f"token request {settings.token_request}, response {settings.token_response}, "
         f"clients: {', '.join(settings.clients)}"
     )
+    for listener in settings.listeners.values():
+        click.echo(f"  listener {listener.listener_id} ({listener.mode}): {url}/webhooks/v1/listeners/"
+                   f"{listener.listener_id}/notify")
+    if settings.listeners:
+        rates = {kind: f"{r.limit}/{r.window_s:g}s" if r else "off" for kind, r in
+                 (("unsecured", settings.listener_rate_unsecured), ("secured", settings.listener_rate_secured))}
+        click.echo(f"  listener rate limits: unsecured {rates['unsecured']}, secured {rates['secured']}")
     if faults:
         click.echo(f"  faults: {faults}")
     if settings.scenario:

@@ -4,7 +4,9 @@ without an answer.
 
 Every request outside `/_mock/` and `/openapi.json` is an API request (token endpoint included): it is
 counted as an arrival, may get a fault-injected 429, then meets the org-wide limit (shared contract,
-"Rate limits"). Admitted responses get `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset`
+"Rate limits"); a registered webhook listener's notify meets the listeners' limit instead (all secured,
+or all unsecured, listeners share one; listener reference), so it never spends the Events API's budget.
+Admitted responses get `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset`
 (whole seconds until the window fully resets); a 429 gets `Retry-After` (whole seconds until a slot frees,
 >= 1). With `rate_limit_headers` off, or no rate limit at all, none of these four headers are sent.
 
@@ -25,6 +27,7 @@ from typing import Any
 
 from .api import BODY_SCOPE_KEY, CLOSE_SCOPE_KEY, DRIP_SCOPE_KEY, DROP_SCOPE_KEY, SEND_SCOPE_KEY, pause
 from .contract import MAX_BODY_BYTES, NOT_FOUND, PAYLOAD_TOO_LARGE, TOO_MANY_REQUESTS, error_body
+from .listeners import listener_id_of
 from .requestlog import RESPONSE_SECRETS, redact_body, redact_headers
 from .state import Admission, MockState
 
@@ -59,12 +62,12 @@ class Gateway:
             await self.app(scope, receive, send)
             return
         started_s = time.perf_counter()
-        admission = self.state.admit()
+        admission = self.state.admit(scope["path"])
         headers = self._rate_headers(admission)
         seen: dict[str, Any] = {}
         send = _capturing(send, seen, self.state.settings.log_bodies)
         if not admission.allowed:
-            await _send_json(send, 429, error_body(TOO_MANY_REQUESTS, _too_many(admission)), headers)
+            await _send_json(send, 429, error_body(TOO_MANY_REQUESTS, _too_many(admission, scope["path"])), headers)
         elif "//" in scope["path"]:  # Falcon's router would skip the empty segment; Moveworks would not route it
             await _send_json(send, 404, error_body(NOT_FOUND, f"No such endpoint: {scope['path'][:200]}"), headers)
         elif _content_length(scope) > MAX_BODY_BYTES:
@@ -103,6 +106,7 @@ class Gateway:
         entry: dict[str, Any] = {
             "method": scope["method"], "path": scope["path"], "status": status, "duration_ms": round(duration_ms, 3),
             "event_id": event_id, "recipients": list(recipients) if recipients is not None else None,
+            "listener_id": listener_id_of(scope["path"]),
         }  # fmt: skip
         settings = self.state.settings
         if settings.log_headers:
@@ -117,12 +121,13 @@ class Gateway:
         """`X-RateLimit-*` and (for a 429) `Retry-After` header pairs, or [] when headers are off."""
         settings = self.state.settings
         forced_retry = admission.forced and admission.retry_after_s is not None
-        if not settings.rate_limit_headers or settings.rate_limit is None:
+        rate = admission.rate or (settings.rate_limit if admission.forced else None)
+        if not settings.rate_limit_headers or rate is None:
             return [(b"retry-after", str(admission.retry_after_s).encode())] if forced_retry else []
         decision = admission.decision
-        limit = settings.rate_limit.limit
+        limit = rate.limit
         remaining = decision.remaining if decision else 0
-        reset_s = decision.reset_s if decision else admission.retry_after_s or int(settings.rate_limit.window_s) or 1
+        reset_s = decision.reset_s if decision else admission.retry_after_s or int(rate.window_s) or 1
         pairs = [
             (b"x-ratelimit-limit", str(limit).encode()),
             (b"x-ratelimit-remaining", str(remaining).encode()),
@@ -180,8 +185,9 @@ async def _drain(receive: Receive, declared_bytes: int) -> bool:
         return False
 
 
-def _too_many(admission: Admission) -> str:
-    rate = "" if admission.forced else " (org-wide rate limit)"
+def _too_many(admission: Admission, path: str) -> str:
+    which = "listener rate limit" if listener_id_of(path) is not None else "rate limit"
+    rate = "" if admission.forced else f" (org-wide {which})"
     wait = f"; retry after {admission.retry_after_s} s" if admission.retry_after_s is not None else ""
     return f"Too many requests{rate}{wait}"
 

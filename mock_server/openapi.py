@@ -4,8 +4,8 @@
 (limits, error shape, codes) and the fault spec (`faults.FaultSpec`). Pure; `python -m
 mwsync.mock_server.openapi` prints it (`make schema` writes the committed copy).
 
-Tags: `moveworks` for the Events API endpoints the mock implements (shared contract file), `mock` for
-the `/_mock/` inspection and control API, which is the mock's own.
+Tags: `moveworks` for the Events API and webhook-listener endpoints the mock implements (shared contract
+files), `mock` for the `/_mock/` inspection and control API, which is the mock's own.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from .admin import ADMIN_ROUTES, DEFAULT_PAGE, MAX_PAGE
 from .api import API_ROUTES
 from .contract import MAX_BODY_BYTES, MAX_MESSAGE_CHARS, MAX_RECIPIENTS, STATUS_CODES
 from .faults import CHOICES, FLAGS, FaultSpec
+from .listener_api import LISTENER_ROUTES
+from .listeners import ACK, MAX_LISTENER_BODY_BYTES
 from .requestlog import FILTERS
 
 JSON = "application/json"
@@ -93,6 +95,12 @@ def schemas() -> dict[str, Any]:
                          "endpoint": {"type": "string"}, "token_id": {"type": "string"}},
                         ("seq", "event_id", "message", "recipients", "received_at", "endpoint", "token_id")),
         "Object": {"type": "object"},
+        "ListenerAck": _obj({"message": {"type": "string", "enum": [ACK["message"]]},
+                             "status": {"type": "string", "enum": [ACK["status"]]}}, ("message", "status")),
+        "ListenerEvent": _obj({"seq": {"type": "integer"}, "listener_id": {"type": "string"},
+                               "body": {"type": "object"}, "received_at": {"type": "string"},
+                               "auth": {"enum": ["none", "bearer", "hmac"]}, "token_id": {"type": ["string", "null"]}},
+                              ("seq", "listener_id", "body", "received_at", "auth")),
     }  # fmt: skip
 
 
@@ -126,7 +134,16 @@ FILTER_PARAMS = [
     _query("status", {"type": "integer", "minimum": 0, "maximum": 599}, "Status (0 = dropped)"),
     _query("event_id", {"type": "string"}, "Event id"),
     _query("recipient", {"type": "string"}, "A recipient, case-blind"),
+    _query("listener_id", {"type": "string"}, "Listener id (notifies)"),
 ]  # fmt: skip
+LISTENER_ERRORS = {
+    "401": {"description": "Bad credentials or signature", "content": {JSON: {"schema": _ref("Error")}}},
+    "404": {"description": "Unknown listener (no body)"},
+    **{str(code): {"description": ERROR_TEXT[code], "content": {JSON: {"schema": _ref("Error")}}}
+       for code in (400, 429, *FIVE_XX)},
+    "413": {"description": f"Body over {MAX_LISTENER_BODY_BYTES} bytes (1 MB)",
+            "content": {JSON: {"schema": _ref("Error")}}},
+}  # fmt: skip
 OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("token", "post"): {"summary": "OAuth 2.0 client-credentials token (no refresh token)",
                         "requestBody": _body(_ref("TokenRequest"), form=True),
@@ -141,6 +158,21 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("legacy_send", "post"): {"summary": "Send a message (deprecated, no event)", "deprecated": True,
                               "security": [{"bearer": []}], "requestBody": _body(_ref("SendRequest")),
                               "responses": _responses({204: {"description": "Scheduled"}}, SEND_ERRORS)},
+    ("listener_notify", "post"): {
+        "summary": "Notify a webhook listener (Ambient Agents): any JSON object, 200 on receipt",
+        "security": [{}, {"bearer": []}, {"hmac": []}],
+        "parameters": [{"name": "listener_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "requestBody": _body({"type": "object"}),
+        "responses": {"200": {**_json_ok(_ref("ListenerAck"), "Received"), "headers": RATE_HEADERS},
+                      **LISTENER_ERRORS}},
+    ("events", "get"): {"parameters": [
+        _query("limit", {"type": "integer", "minimum": 0, "maximum": MAX_PAGE}, f"Page size (default {DEFAULT_PAGE})"),
+        _query("after", {"type": "integer", "minimum": 0}, "Events with seq > after"),
+        _query("listener_id", {"type": "string"}, "Only this listener's events")],
+        "responses": _responses({200: _json_ok(_obj({
+            "events": {"type": "array", "items": _ref("ListenerEvent")}, "next_after": {"type": ["integer", "null"]},
+            "total": {"type": "integer"}, "kept": {"type": "integer"}}, ("events", "next_after", "total", "kept")))},
+            (400,), False)},  # fmt: skip
     ("health", "get"): {"responses": _responses({200: _json_ok(_ref("Object"))}, (), False)},
     ("messages", "get"): {"parameters": [
         _query("limit", {"type": "integer", "minimum": 0, "maximum": MAX_PAGE}, f"Page size (default {DEFAULT_PAGE})"),
@@ -154,8 +186,9 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                           "responses": _responses({200: _json_ok(_obj({"requests": {"type": "array"}}, ("requests",)))},
                                                   (400,), False)},
     ("verify", "get"): {"parameters": FILTER_PARAMS, "responses": _responses({200: _json_ok(_obj({
-        "messages": {"type": "integer"}, "requests": {"type": "integer"}, "requests_complete": {"type": "boolean"},
-        "match": {"type": "object"}}, ("messages", "requests", "requests_complete", "match")))}, (400,), False)},
+        "messages": {"type": "integer"}, "events": {"type": "integer"}, "requests": {"type": "integer"},
+        "requests_complete": {"type": "boolean"}, "match": {"type": "object"}},
+        ("messages", "events", "requests", "requests_complete", "match")))}, (400,), False)},
     ("reset", "post"): {"responses": _responses({200: _json_ok(_ref("Object"))}, (), False)},
     ("faults", "get"): {"responses": _responses({200: _json_ok(_obj({"faults": _ref("FaultSpec")}))}, (), False)},
     ("faults", "post"): {"requestBody": {**_body(_ref("FaultSpec")), "required": False},
@@ -177,7 +210,7 @@ def _methods(resource: type) -> list[str]:
 def build_document() -> dict[str, Any]:
     """The OpenAPI 3.1 document (a dict). Raises `KeyError` when a route's method has no `OPERATIONS` entry."""
     paths: dict[str, Any] = {}
-    for routes, tag in ((API_ROUTES, "moveworks"), (ADMIN_ROUTES, "mock")):
+    for routes, tag in ((API_ROUTES, "moveworks"), (LISTENER_ROUTES, "moveworks"), (ADMIN_ROUTES, "mock")):
         for path, name, resource in routes:
             for method in _methods(resource):
                 operation = {"operationId": f"{name}_{method}", "tags": [tag], **OPERATIONS[(name, method)]}
@@ -185,14 +218,18 @@ def build_document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "mwsync mock Moveworks Events API", "version": MWSYNC_VERSION,
-                 "description": "The Moveworks Events API endpoints the mock implements (tag moveworks, from the "
+                 "description": "The Moveworks Events API and webhook-listener endpoints the mock implements (tag "
+                                "moveworks, from the "
                                 "project's contract notes) and the mock's own /_mock/ API (tag mock). Filters for "
                                 f"/_mock/requests and /_mock/verify: {', '.join(FILTERS)}."},
         "tags": [{"name": "moveworks", "description": "Moveworks Events API twin"},
                  {"name": "mock", "description": "Inspection and control, not part of Moveworks"}],
         "paths": paths,
         "components": {"schemas": schemas(),
-                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
+                                           "hmac": {"type": "apiKey", "in": "header", "name": "X-Signature",
+                                                    "description": "Hex HMAC-SHA256 of the raw body by default; "
+                                                                   "header, hash and encoding per listener"}}},
     }  # fmt: skip
 
 

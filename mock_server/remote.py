@@ -66,6 +66,17 @@ class MockClient:
             after = page.get("next_after")
         return out
 
+    def events(self, listener_id: str | None = None) -> list[dict]:
+        """Every kept listener event (seq, listener_id, body, received_at, auth, token_id), in arrival order:
+        all pages of `/_mock/events`."""
+        out: list[dict] = []
+        after: int | None = 0
+        while after is not None:
+            page = self.document("/_mock/events" + _query(limit=PAGE_SIZE, after=after, listener_id=listener_id))
+            out += page["events"]
+            after = page.get("next_after")
+        return out
+
     def requests(self, limit: int | None = None, **filters: Any) -> list[dict]:
         """`/_mock/requests`: the request log (method, path, status, at, duration_ms, event_id, recipients),
         newest last; `filters`: path, method, status, event_id, recipient."""

@@ -1,7 +1,8 @@
 """The request log behind `/_mock/requests` and `/_mock/verify`: the last N API requests, filterable. Pure.
 
 Each entry: `method`, `path`, `status` (None = connection dropped), `duration_ms`, `at` (ISO 8601 UTC),
-`event_id` and `recipients` (sends only, else None; recipients once the body parsed). With `log_headers`,
+`event_id` and `recipients` (sends only, else None; recipients once the body parsed), `listener_id`
+(listener notifies only, else None). With `log_headers`,
 `headers` (lower-case names; `Authorization`, `Proxy-Authorization`, `Cookie`, `Set-Cookie` redacted to
 their scheme); with `log_bodies`, `body` (the request) and `response` (the answer's body), as text cut at
 `MAX_LOGGED_CHARS`, with `client_secret` (form or JSON) and `access_token` (plain or wrapped) redacted.
@@ -22,7 +23,7 @@ MAX_LOGGED_CHARS = 16_384
 SECRET_HEADERS = ("authorization", "proxy-authorization", "cookie", "set-cookie")
 BODY_SECRETS = {"client_secret": REDACTED}
 RESPONSE_SECRETS = {"access_token": REDACTED, "data.access_token": REDACTED}
-FILTERS = ("path", "method", "status", "event_id", "recipient")
+FILTERS = ("path", "method", "status", "event_id", "recipient", "listener_id")
 
 
 def redact_headers(headers: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
@@ -86,9 +87,12 @@ class RequestLog:
 
 
 def matches(entry: dict[str, Any], path: str | None = None, method: str | None = None, status: int | None = None,
-            event_id: str | None = None, recipient: str | None = None) -> bool:
+            event_id: str | None = None, recipient: str | None = None, listener_id: str | None = None) -> bool:
     """`path`: exact, or a glob with `*` (`/rest/v1/events/*`); `method` case-blind; `status` exact
-    (0 = dropped connections); `event_id` any UUID spelling; `recipient` case-blind, one of the send's."""
+    (0 = dropped connections); `event_id` any UUID spelling; `recipient` case-blind, one of the send's;
+    `listener_id` any UUID spelling, the listener a notify was for."""
+    if listener_id is not None and entry.get("listener_id") != canonical_event(listener_id):
+        return False
     if path is not None and entry["path"] != path and not ("*" in path and fnmatch.fnmatchcase(entry["path"], path)):
         return False
     if method is not None and entry["method"] != method.upper():

@@ -71,6 +71,10 @@ class MockServer:
     fake one); `keep_messages`: message bodies kept (counts cover all); `log_headers`/`log_bodies`: what the
     request log keeps, redacted; `scenario`: rules or a YAML file (see `scenario`); `proxy_to`: forward API
     requests to this real API URL; `record_to`: with `proxy_to`, write what passed as a cassette there.
+    `listeners`: webhook listeners to serve, each `"ID[:MODE[:SECRET]]"` (MODE none, bearer or hmac) or a
+    mapping `{"id", "mode", "secret", "header", "algorithm", "encoding", "prefix", "timestamp_header",
+    "signed_string", "tolerance_s"}`; `listener_rate_unsecured` / `listener_rate_secured`: the limits all
+    unsecured / all secured listeners share (listener reference: 1/10 and 5/1), None = no limit.
     Raises `ValueError` for bad options, `OSError` when the address cannot be bound (at `start`).
     """
 
@@ -102,6 +106,9 @@ class MockServer:
         proxy_to: str | None = None,
         record_to: str | Path | None = None,
         loop: str = "auto",
+        listeners: Iterable[str | Mapping[str, Any]] = (),
+        listener_rate_unsecured: tuple[int, float] | str | None = "1/10",
+        listener_rate_secured: tuple[int, float] | str | None = "5/1",
     ) -> None:
         self.settings = MockSettings.build(
             host=host, port=port, rate_limit=rate_limit, rate_limit_algorithm=rate_limit_algorithm,
@@ -110,6 +117,8 @@ class MockServer:
             allow_basic_auth=allow_basic_auth, latency_ms=latency_ms, seed=seed, clock=clock,
             request_log_size=request_log_size, keep_messages=keep_messages, log_headers=log_headers,
             log_bodies=log_bodies, scenario=scenario, proxy_to=proxy_to, record_to=record_to,
+            listeners=listeners, listener_rate_unsecured=listener_rate_unsecured,
+            listener_rate_secured=listener_rate_secured,
         )  # fmt: skip
         self.state = MockState(self.settings)
         if faults:
@@ -202,8 +211,18 @@ class MockServer:
         return self.state.count(event_id, recipient)
 
     def verify(self, **filters: Any) -> dict[str, Any]:
-        """== `GET /_mock/verify`: `filters` are `path`, `method`, `status`, `event_id`, `recipient`."""
+        """== `GET /_mock/verify`: `filters` are `path`, `method`, `status`, `event_id`, `recipient`,
+        `listener_id`."""
         return self.state.verify(**{name: filters.get(name) for name in FILTERS} | _known(filters))
+
+    def events(self, listener_id: str | None = None) -> list[dict[str, Any]]:
+        """Every kept listener event (`seq`, `listener_id`, `body`, `received_at`, `auth`, `token_id`), in arrival
+        order, of `listener_id` when given == all pages of `GET /_mock/events`. Fresh copies."""
+        return self.state.events_page(0, None, listener_id.lower() if listener_id else None)[0]
+
+    def count_events(self, listener_id: str | None = None) -> int:
+        """Accepted listener events since the last reset, kept or not (of `listener_id` when given)."""
+        return self.state.count_events(listener_id.lower() if listener_id else None)
 
     def stats(self) -> dict[str, Any]:
         """== `GET /_mock/stats`."""

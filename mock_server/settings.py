@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..rate import Rate, is_rate
-from ..rules import API_DEFAULT_RATE, DEMO_CLIENT
+from ..rules import API_DEFAULT_RATE, DEMO_CLIENT, LISTENER_SECURED_RATE, LISTENER_UNSECURED_RATE
 from .ledger import DEFAULT_KEEP_MESSAGES
+from .listeners import ListenerConfig, parse_listener
 from .scenario import Rule, load_scenario, parse_rules
 
 DEFAULT_CLIENTS: Mapping[str, str] = dict([DEMO_CLIENT])
@@ -40,7 +41,10 @@ class MockSettings:
     `users`: lower-case e-mail allow-list or None; `latency_ms`: added to every send request;
     `clock`: monotonic seconds, injectable for tests; `request_log_size`: entries kept for /_mock/requests;
     `keep_messages`: message bodies kept; `log_headers` / `log_bodies`: what the request log keeps (redacted);
-    `scenario`: start-up scenario rules; `proxy_to`: a real API URL to forward to; `record_to`: cassette path.
+    `scenario`: start-up scenario rules; `proxy_to`: a real API URL to forward to; `record_to`: cassette path;
+    `listeners`: webhook listeners served, by id (`listeners.ListenerConfig`); `listener_rate_unsecured` /
+    `listener_rate_secured`: the organisation-wide limits all unsecured / all secured listeners share,
+    apart from the Events API's (listener reference: 1 per 10 s, 5 per s), None = no limit.
     """
 
     host: str = "127.0.0.1"
@@ -66,6 +70,9 @@ class MockSettings:
     scenario: tuple[Rule, ...] = ()
     proxy_to: str | None = None
     record_to: Path | None = None
+    listeners: Mapping[str, ListenerConfig] = field(default_factory=dict)
+    listener_rate_unsecured: Rate | None = LISTENER_UNSECURED_RATE
+    listener_rate_secured: Rate | None = LISTENER_SECURED_RATE
 
     @classmethod
     def build(cls, **kwargs: object) -> MockSettings:
@@ -84,8 +91,10 @@ def _normalize(values: dict[str, object], problems: list[str]) -> None:
         values["clients"] = dict(DEFAULT_CLIENTS)
     else:
         values["clients"] = {str(k): str(v) for k, v in dict(values["clients"]).items()}  # type: ignore[call-overload]
-    if values.get("rate_limit") is not None:
-        values["rate_limit"] = _rate_limit(values["rate_limit"], problems)
+    for name in ("rate_limit", "listener_rate_unsecured", "listener_rate_secured"):
+        if values.get(name) is not None:
+            values[name] = _rate_limit(values[name], problems, name)
+    values["listeners"] = _listeners(values.get("listeners") or (), problems)
     _normalize_extras(values, problems)
     _check_choice(values, "rate_limit_algorithm", RATE_LIMIT_ALGORITHMS, problems)
     _check_choice(values, "token_request", TOKEN_REQUEST_FORMATS, problems)
@@ -104,16 +113,31 @@ def _normalize(values: dict[str, object], problems: list[str]) -> None:
         problems.append(f"port: must be 0..65535, got {values['port']!r}")
 
 
-def _rate_limit(value: object, problems: list[str]) -> Rate | None:
+def _rate_limit(value: object, problems: list[str], name: str = "rate_limit") -> Rate | None:
     if isinstance(value, str) and is_rate(value) and value.strip().split("/")[0].strip().strip("0") == "":
-        problems.append(f"rate_limit: {value.strip()!r} would refuse every request; to turn the limit off use "
-                        "--no-rate-limit (rate_limit=None), else give 1..1000000000 calls per window")
+        problems.append(f"{name}: {value.strip()!r} would refuse every request; to turn the limit off use "
+                        f"--no-rate-limit ({name}=None), else give 1..1000000000 calls per window")
         return None
     try:
         return Rate.parse(value)
     except ValueError as exc:
-        problems.append(f"rate_limit: {exc}")
+        problems.append(f"{name}: {exc}")
         return None
+
+
+def _listeners(specs: object, problems: list[str]) -> dict[str, ListenerConfig]:
+    """Listener configs by id from `ID[:MODE[:SECRET]]` strings, mappings or configs (a mapping of id to
+    config is read as its values)."""
+    items = specs.values() if isinstance(specs, Mapping) else specs
+    out: dict[str, ListenerConfig] = {}
+    for spec in items if not isinstance(items, (str, bytes)) else [items]:  # type: ignore[union-attr]
+        try:
+            config = parse_listener(spec)  # type: ignore[arg-type]
+        except (ValueError, TypeError) as exc:
+            problems.append(f"listeners: {exc}")
+            continue
+        out[config.listener_id] = config
+    return out
 
 
 def _normalize_extras(values: dict[str, object], problems: list[str]) -> None:

@@ -14,8 +14,10 @@ from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Any
 
+from ..rate import Rate
 from .faults import Faults
 from .ledger import MessageLedger, decode, iso_utc
+from .listeners import EventLedger, ListenerConfig, decode_event, listener_id_of
 from .ratelimit import Decision, PeakCounter, make_limiter
 from .requestlog import RequestLog
 from .settings import PEAK_WINDOW_S, MockSettings
@@ -25,12 +27,14 @@ from .tokens import TokenRecord, TokenStore
 @dataclass(frozen=True)
 class Admission:
     """Gateway verdict for one API request: `decision` from the limiter (None when headers do not apply),
-    `forced` True for a fault-injected 429, `retry_after_s` for the 429's Retry-After (None = omit)."""
+    `forced` True for a fault-injected 429, `retry_after_s` for the 429's Retry-After (None = omit), `rate`
+    the limit that applied (None: none)."""
 
     allowed: bool
     decision: Decision | None
     forced: bool = False
     retry_after_s: int | None = None
+    rate: Rate | None = None  # the limit that decided (the Events API's, or a listener class's)
 
 
 def utc_now_iso() -> str:
@@ -49,6 +53,11 @@ class MockState:
         rate = settings.rate_limit
         self.limiter = make_limiter(rate, settings.rate_limit_algorithm) if rate is not None else None
         self.peak = PeakCounter(rate.window_s if rate is not None else PEAK_WINDOW_S)
+        self.listener_rates = {"unsecured": settings.listener_rate_unsecured, "secured": settings.listener_rate_secured}
+        self.listener_limiters = {kind: make_limiter(r, settings.rate_limit_algorithm)
+                                  for kind, r in self.listener_rates.items() if r is not None}
+        self.listener_peaks = {kind: PeakCounter(r.window_s if r is not None else PEAK_WINDOW_S)
+                               for kind, r in self.listener_rates.items()}
         self.faults = Faults(settings.seed)
         self.initial_rules = settings.scenario
         if settings.scenario:
@@ -57,6 +66,7 @@ class MockState:
 
     def _clear_records(self) -> None:
         self.ledger = MessageLedger(self.settings.keep_messages)
+        self.events = EventLedger(self.settings.keep_messages)
         self.log = RequestLog(self.settings.request_log_size)
         self.requests = 0
         self.by_status: Counter[str] = Counter()
@@ -64,18 +74,38 @@ class MockState:
         self.recent_violations: deque[str] = deque(maxlen=20)
 
     # -- gateway -------------------------------------------------------------------------------------------
-    def admit(self) -> Admission:
-        """Count one API request arrival, then apply a forced-429 fault or the rate limit (if any)."""
+    def listener(self, path: str) -> ListenerConfig | None:
+        """The registered listener a notify `path` names, or None."""
+        listener_id = listener_id_of(path)
+        return None if listener_id is None else self.settings.listeners.get(listener_id)
+
+    def admit(self, path: str = "") -> Admission:
+        """Count one API request arrival, then apply a forced-429 fault or the rate limit (if any): the Events
+        API's, or for a registered listener's notify the limit all secured (or unsecured) listeners share.
+        An unknown listener meets no limit (it gets its 404)."""
         with self.lock:
             now = self.clock()
-            self.peak.arrive(now)
+            limiter, rate, peak = self._budget(path)
+            if peak is not None:
+                peak.arrive(now)
             forced, retry_after_s = self.faults.forced_429()
             if forced:
                 return Admission(False, None, True, retry_after_s)
-            if self.limiter is None:
+            if limiter is None:
                 return Admission(True, None)
-            decision = self.limiter.acquire(now)
-            return Admission(decision.allowed, decision, False, decision.retry_after_s)
+            decision = limiter.acquire(now)
+            return Admission(decision.allowed, decision, False, decision.retry_after_s, rate)
+
+    def _budget(self, path: str) -> tuple[Any, Rate | None, PeakCounter | None]:
+        """`(limiter, its rate, peak counter)` a request to `path` spends: the Events API's, a listener class's,
+        or none for an unknown listener."""
+        if listener_id_of(path) is None:
+            return self.limiter, self.settings.rate_limit, self.peak
+        config = self.listener(path)
+        if config is None:
+            return None, None, None
+        kind = "secured" if config.secured else "unsecured"
+        return self.listener_limiters.get(kind), self.listener_rates[kind], self.listener_peaks[kind]
 
     def record_response(self, entry: dict[str, Any]) -> None:
         """Count one finished API request (a request-log entry, see `requestlog`; `status` None = dropped)."""
@@ -94,6 +124,36 @@ class MockState:
         at_s = time.time()
         with self.lock:
             return self.ledger.add(endpoint, event_id, payload, token_id, raw, at_s)
+
+    def record_event(self, listener_id: str, doc: Any, raw: bytes, auth: str, token_id: str | None) -> int:
+        """Account one accepted listener event (`doc` its parsed body, `raw` its bytes); returns its `seq`."""
+        at_s = time.time()
+        with self.lock:
+            return self.events.add(listener_id, doc, raw, auth, token_id, at_s)
+
+    def events_page(self, after: int = 0, limit: int | None = None, listener_id: str | None = None
+                    ) -> tuple[list[dict[str, Any]], int | None]:
+        """Like `messages_page`, for listener events (of `listener_id` when given)."""
+        with self.lock:
+            items = self.events.page(after, None if limit is None else limit + 1, listener_id)
+        more = limit is not None and len(items) > limit
+        chosen = items[:limit] if more else items
+        next_after = (chosen[-1][0] if chosen else after) if more else None
+        return [decode_event(item) for item in chosen], next_after
+
+    def count_events(self, listener_id: str | None = None) -> int:
+        """Accepted listener events since the last reset, kept or not (of `listener_id` when given)."""
+        with self.lock:
+            return self.events.count(listener_id)
+
+    def listener_stats(self) -> dict[str, Any]:
+        """The `listeners` part of `/_mock/stats` (call with the lock held)."""
+        rates = {kind: None if r is None else {"limit": r.limit, "window_s": r.window_s}
+                 for kind, r in self.listener_rates.items()}
+        return {"registered": [c.public() for c in self.settings.listeners.values()], "events": self.events.total,
+                "events_kept": self.events.kept_count, "duplicate_events": self.events.duplicates,
+                "by_listener": dict(self.events.by_listener), "rate_limits": rates,
+                "max_requests_in_window": {kind: peak.peak for kind, peak in self.listener_peaks.items()}}
 
     def count_proxy(self, kind: str, violations: list[str] | tuple[str, ...] = ()) -> None:
         """Proxy mode: count one `forwarded`, `refused` or `unreachable` request and its contract violations."""
@@ -137,11 +197,13 @@ class MockState:
         """The `/_mock/verify` document: accepted sends matching `event_id`/`recipient` (all messages) and
         API requests matching every filter (the request log; `requests_complete` False once it dropped some)."""
         event_id, recipient = filters.get("event_id"), filters.get("recipient")
+        listener_id = filters.get("listener_id")
         with self.lock:
             messages = self.ledger.count(event_id, recipient)
+            events = self.events.count(listener_id.lower() if listener_id else None)
             requests = len(self.log.select(None, **filters))
             complete = self.log.complete
-        return {"messages": messages, "requests": requests, "requests_complete": complete,
+        return {"messages": messages, "events": events, "requests": requests, "requests_complete": complete,
                 "match": {k: v for k, v in filters.items() if v is not None}}
 
     def stats(self) -> dict[str, Any]:
@@ -165,6 +227,7 @@ class MockState:
                 },
                 "max_requests_in_window": self.peak.peak,
                 "faults": dict(self.faults.counts),
+                "listeners": self.listener_stats(),
                 **(proxy if self.settings.proxy_to else {}),
             }  # fmt: skip
 
@@ -191,14 +254,16 @@ class MockState:
             return self.tokens.revoke(client_id)
 
     def reset(self) -> None:
-        """Clear messages, stats, the request log, tokens, the rate-limit window and all faults (the
+        """Clear messages, events, stats, the request log, tokens, the rate-limit windows and all faults (the
         start-up scenario, `--scenario`, is loaded again with fresh counts)."""
         with self.lock:
             self._clear_records()
             self.tokens.reset()
-            if self.limiter is not None:
-                self.limiter.reset()
-            self.peak.reset()
+            for limiter in (self.limiter, *self.listener_limiters.values()):
+                if limiter is not None:
+                    limiter.reset()
+            for peak in (self.peak, *self.listener_peaks.values()):
+                peak.reset()
             self.faults.clear()
             self.faults.reset_counts()
             if self.initial_rules:

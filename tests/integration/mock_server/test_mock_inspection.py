@@ -10,8 +10,9 @@ MESSAGE_KEYS = {"seq", "event_id", "message", "recipients", "context", "received
 STATS_KEYS = {
     "requests", "by_status", "status_429", "messages", "messages_kept", "deliveries", "duplicate_deliveries",
     "tokens_issued", "tokens_expired", "tokens_revoked", "rate_limit", "max_requests_in_window", "faults",
+    "listeners",
 }  # fmt: skip
-LOG_KEYS = {"method", "path", "status", "duration_ms", "at", "event_id", "recipients"}
+LOG_KEYS = {"method", "path", "status", "duration_ms", "at", "event_id", "recipients", "listener_id"}
 
 
 def test_messages_in_arrival_order_http_equals_handle(srv, http):

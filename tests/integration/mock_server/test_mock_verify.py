@@ -86,7 +86,7 @@ def test_verify_counts_messages_and_requests(srv, http):
         send(srv, http, token, {"message": "a", "recipients": ["ada@example.com"]})
     send(srv, http, token, {"message": "a", "recipients": ["bad address"]})
     doc = http.get(f"{srv.url}/_mock/verify", params={"event_id": EVENT_ID, "recipient": "ada@example.com"}).json()
-    assert doc == {"messages": 3, "requests": 3, "requests_complete": True,
+    assert doc == {"messages": 3, "events": 0, "requests": 3, "requests_complete": True,
                    "match": {"event_id": EVENT_ID, "recipient": "ada@example.com"}}
     assert srv.verify(status=400)["requests"] == 1 and srv.count(random_event()) == 0
     assert srv.stats()["duplicate_deliveries"] == 2
