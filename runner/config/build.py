@@ -160,9 +160,13 @@ def _subscription(model: JobFile, api_url: str | None, problem, check_credential
 
 def _check_credentials(model: JobFile, problem: Report) -> None:
     """The credentials a real API needs: client credentials or an API key for an event job; for a listener job
-    what its `listener.auth` uses (none for an unsecured or an HMAC-signed listener)."""
+    what its `listener.auth` uses (none for an unsecured listener, the signing secret for an HMAC-signed one).
+    An embedded job needs none: it runs with the demo credentials."""
     sub = model.subscription
     needed = credentials_needed(model.listener.auth) if model.listener is not None else "either"
+    if model.listener is not None and model.listener.hmac is not None and not model.listener.hmac.secret:
+        problem(("listener", "hmac", "secret"), "a real listener needs the signing secret; set it from the "
+                                                "environment, e.g. secret: ${MOVEWORKS_LISTENER_SECRET}")
     if needed == "api_key" and not sub.api_key:
         problem(("subscription", "api_key"), "listener.auth: api_key sends subscription.api_key as a bearer; set it "
                                              "from the environment, e.g. api_key: ${MOVEWORKS_API_KEY}")

@@ -184,7 +184,7 @@ class ListenerModel(_Strict):
     def _consistent(self) -> ListenerModel:
         if (self.id is None) == (self.url is None):
             raise ValueError("give exactly one of id (the listener's UUID) or url (its full webhook URL)")
-        if self.auth == "hmac" and (self.hmac is None or not self.hmac.secret):
+        if self.auth == "hmac" and self.hmac is None:
             raise ValueError("auth: hmac needs hmac.secret, e.g. hmac: {secret: ${MOVEWORKS_LISTENER_SECRET}}")
         if self.hmac is not None and self.auth != "hmac":
             raise ValueError(f"hmac settings are given but auth is '{self.auth}'; set auth: hmac to sign, or "
