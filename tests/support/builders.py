@@ -14,11 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from mwsync.config import Job, MessageSpec, RetryPolicy, SourceSpec, Subscription
+from mwsync.config.job import HmacSigning, ListenerSpec
 from mwsync.rate import Rate
 from mwsync.records import RenderedMessage
 from mwsync.rules import BUILTIN_PROFILES, DEMO_CLIENT
 
 EVENT_ID = "3f1c2a9e-5b7d-4e8f-9a10-2b3c4d5e6f70"
+LISTENER_ID = "9b2f6c1e-3d4a-4b5c-8d6e-7f8091a2b3c4"
+LISTENER_SECRET = "listener-test-secret"
 CLIENT_ENV = {"MW_CLIENT_ID": DEMO_CLIENT[0], "MW_CLIENT_SECRET": DEMO_CLIENT[1]}
 FAST = Rate(1000, 1.0, "fast")
 
@@ -91,3 +94,25 @@ def make_message(key: str = "k", text: str = "hello", recipients: tuple[str, ...
                  event: str = EVENT_ID, slots: dict[str, str] | None = None, row: int = 1) -> RenderedMessage:
     """A `RenderedMessage` of job `job` as the renderer would yield it (nothing is checked)."""
     return RenderedMessage("job", row, key, event, tuple(recipients), text, slots or {})
+
+
+def make_listener_job(payload: dict | None = None, *, auth: str = "none", key: str | None = "k-{{ id }}",
+                      signing: HmacSigning | None = None, **overrides: Any) -> Job:
+    """A listener job (`make_job`'s twin): listener `LISTENER_ID`, `payload` (default `{"email", "name"}`
+    templates), `auth`, the idempotency `key` template; `auth="hmac"` signs with `LISTENER_SECRET` unless
+    `signing` says otherwise. Other keywords as for `make_job`."""
+    if auth == "hmac" and signing is None:
+        signing = HmacSigning(LISTENER_SECRET)
+    spec = ListenerSpec(LISTENER_ID, auth, payload or {"email": "{{ email }}", "name": "{{ name }}"}, key, signing)
+    return make_job(message=None, listener=spec, **overrides)
+
+
+def listener_dict(payload: dict | None = None, *, auth: str = "none", **overrides: Any) -> dict:
+    """`job_dict`'s twin for a listener job: listener `LISTENER_ID` with `auth` (hmac signs with
+    `${MW_LISTENER_SECRET}`), `payload` (default email and name), key `k-{{ id }}`, no message."""
+    listener: dict[str, Any] = {"id": LISTENER_ID, "auth": auth,
+                                "payload": payload or {"email": "{{ email }}", "name": "{{ name }}"},
+                                "idempotency_key": "k-{{ id }}"}
+    if auth == "hmac":
+        listener["hmac"] = {"secret": "${MW_LISTENER_SECRET}"}
+    return job_dict(message=None, listener=listener, **overrides)

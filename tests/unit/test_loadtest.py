@@ -136,7 +136,8 @@ def test_too_few_connections_are_explained_with_the_value_that_would_do():
 def test_profiles_resolve_by_name_or_rate_and_unknown_names_list_the_valid_ones():
     assert (resolve_profile(None, None).limit, resolve_profile(None, None).window_s) == (500, 60.0)
     assert (resolve_profile(None, "initial").limit, resolve_profile(None, "20/2").window_s) == (5, 2.0)
-    with pytest.raises(UsageError, match="valid: high_volume, initial, listener_secured, listener_secured_50, listener_unsecured, ongoing"):
+    with pytest.raises(UsageError, match="valid: high_volume, initial, listener_secured, listener_secured_50, "
+                       "listener_unsecured, ongoing"):
         resolve_profile(None, "ongiong")
 
 
