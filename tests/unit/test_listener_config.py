@@ -84,8 +84,8 @@ MIXUPS = [
     (LISTENER.replace("auth: hmac", "auth: none"), ":2: listener: hmac settings are given but auth is 'none'"),
     (LISTENER.replace("${MW_SECRET}", "literal-secret"), ":5: listener.hmac.secret: must be exactly one "
      "environment reference such as ${MOVEWORKS_LISTENER_SECRET}"),
-    (TENANT + LISTENER.replace("${MW_SECRET}", "${MW_UNSET_SECRET:-}"), ":7: listener.hmac.secret: a real listener needs "
-     "the signing secret"),
+    (TENANT + LISTENER.replace("${MW_SECRET}", "${MW_UNSET_SECRET:-}"),
+     ":7: listener.hmac.secret: a real listener needs the signing secret"),
     (TENANT + LISTENER.replace("auth: hmac\n  hmac:\n    secret: ${MW_SECRET}", "auth: api_key"),
      "subscription.api_key: listener.auth: api_key sends subscription.api_key as a bearer"),
     (TENANT + LISTENER.replace("auth: hmac\n  hmac:\n    secret: ${MW_SECRET}", "auth: client_credentials"),
