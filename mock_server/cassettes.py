@@ -6,6 +6,9 @@ scrubbed field is compared as its placeholder on both sides and any credentials 
 - request URI: scheme, host and port become `REPLAY_URL` (the mock's random port, a tenant's host);
 - request bodies: `client_id` / `client_secret` in form bodies, and JSON fields by dotted path
   (`client_id`, `context.slots.*`; `*` matches every key of an object);
+- request headers carrying a webhook-listener signature (any name holding `signature`, case-blind:
+  `X-Signature`, `X-Hub-Signature-256`): `SIGNATURE`. A signature is derived from the HMAC secret and the
+  body, so it is scrubbed like a credential (the secret itself never travels);
 - responses: `access_token` in the plain and the `{"data": {...}}`-wrapped token shapes, `Set-Cookie`;
 - `aliases`: tenant-specific values (an event id, a real recipient) replaced by example ones everywhere.
 
@@ -28,6 +31,8 @@ REPLAY_URL = "https://api.moveworks.invalid"
 ACCESS_TOKEN = "recorded-access-token"
 CLIENT_ID = "recorded-client-id"
 CLIENT_SECRET = "recorded-client-secret"
+#: Placeholder for every listener signature header (`is_signature_header`).
+SIGNATURE = "recorded-signature"
 REDACTED = "REDACTED"
 
 #: Request fields scrubbed by default: form field names, and JSON dotted paths.
@@ -80,6 +85,11 @@ def replace_form_fields(body: str, fields: Mapping[str, str]) -> tuple[str, bool
     return "&".join(pairs), changed
 
 
+def is_signature_header(name: str) -> bool:
+    """True for a header that carries a request signature (`X-Signature`, `X-Hub-Signature-256`, ...)."""
+    return "signature" in name.lower()
+
+
 def _text(body: Any) -> str | None:
     """A body as text, or None when it is absent or not UTF-8."""
     if body is None or isinstance(body, str):
@@ -120,10 +130,13 @@ class Scrubber:
     base_url: str = REPLAY_URL
 
     def request(self, request):
-        """`before_record_request`: rewrite the base URL, scrub the body (vcrpy hands us a copy)."""
+        """`before_record_request`: rewrite the base URL, scrub signature headers and the body (vcrpy hands us a
+    copy)."""
         parts = urlsplit(request.uri)
         base = urlsplit(self.base_url)
         request.uri = _alias(urlunsplit((base.scheme, base.netloc, parts.path, parts.query, "")), self.aliases)
+        for name in [name for name in request.headers if is_signature_header(name)]:
+            request.headers[name] = SIGNATURE
         text = _text(request.body)
         if text:
             content_type = request.headers.get("Content-Type", "")

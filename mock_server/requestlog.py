@@ -31,7 +31,7 @@ def redact_headers(headers: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
     out: dict[str, str] = {}
     for raw_name, raw_value in headers:
         name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
-        if name in SECRET_HEADERS:
+        if name in SECRET_HEADERS or "signature" in name:  # a listener signature is derived from its secret
             scheme = value.split(" ", 1)[0] if " " in value.strip() else ""
             value = f"{scheme} {REDACTED}".strip() if name.endswith("authorization") else REDACTED
         out[name] = f"{out[name]}, {value}" if name in out else value

@@ -4,11 +4,13 @@ Rules (each `Finding.rule`):
 
 - `bearer`: `Bearer <value>` where the value is not the placeholder access token;
 - `mwt-token`: any `mwt_...` string (the shape of Moveworks access tokens, and of the mock's);
-- `demo-secret`: the embedded mock's client secret, `mwsync-demo-secret`;
+- `demo-secret`: the embedded mock's client secret, `mwsync-demo-secret`; `demo-listener-secret` and
+  `recording-listener-secret`: the embedded runs' and the recordings' listener signing secrets;
 - `env:<NAME>`: the value of a `MOVEWORKS_*` environment variable (values under 4 characters are ignored);
 - `email`: an e-mail address outside example.com;
 - `unscrubbed:<field>`: a credential field (`client_id`, `client_secret`, `access_token`, the
-  `Authorization` header) whose value is not its placeholder, whatever it looks like.
+  `Authorization` header, any request header carrying a signature such as `X-Signature`) whose value is
+  not its placeholder, whatever it looks like.
 
 Both the file's text and its decoded interactions are searched: a long YAML scalar can be folded over
 lines (hiding `Bearer <value>`), and a body can be stored as `!!binary`.
@@ -24,11 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl
 
+from recording import MOCK_LISTENER_SECRET
 from vcr.serialize import deserialize
 from vcr.serializers import yamlserializer
 
-from mwsync.mock_server.cassettes import ACCESS_TOKEN, REQUEST_FIELDS, RESPONSE_FIELDS
-from mwsync.rules import DEMO_CLIENT
+from mwsync.mock_server.cassettes import ACCESS_TOKEN, REQUEST_FIELDS, RESPONSE_FIELDS, SIGNATURE, is_signature_header
+from mwsync.rules import DEMO_CLIENT, DEMO_LISTENER_SECRET
 
 DEMO_SECRET = DEMO_CLIENT[1]
 ENV_PREFIX = "MOVEWORKS_"
@@ -60,7 +63,8 @@ def mask(value: str) -> str:
 
 def secret_values(environ: Mapping[str, str]) -> dict[str, str]:
     """`{rule: value}` for every literal the scan must never find: the demo secret and `MOVEWORKS_*` values."""
-    values = {"demo-secret": DEMO_SECRET}
+    values = {"demo-secret": DEMO_SECRET, "demo-listener-secret": DEMO_LISTENER_SECRET,
+              "recording-listener-secret": MOCK_LISTENER_SECRET}
     for name, value in sorted(environ.items()):
         if name.startswith(ENV_PREFIX) and len(value.strip()) >= MIN_ENV_VALUE_CHARS:
             values[f"env:{name}"] = value.strip()
@@ -103,6 +107,9 @@ def unscrubbed_fields(request, response: Mapping) -> Iterator[tuple[str, str]]:
     authorization = request.headers.get("Authorization")
     if authorization is not None and authorization != f"Bearer {ACCESS_TOKEN}":
         yield "unscrubbed:Authorization", mask(authorization)
+    for name, value in request.headers.items():
+        if is_signature_header(name) and value != SIGNATURE:
+            yield f"unscrubbed:{name}", mask(str(value))
     body = _body_text(request.body)
     fields = _loads(body) if body.lstrip().startswith("{") else dict(parse_qsl(body))
     for name, placeholder in REQUEST_FIELDS.items():

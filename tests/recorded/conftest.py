@@ -20,9 +20,12 @@ from pathlib import Path
 import pytest
 from recording import (
     FAST_RETRY,
+    LISTENER_ID,
     MOCK_CLIENT,
     MOCK_DEFAULTS,
+    MOCK_LISTENER_SECRET,
     REPLAY,
+    REPLAY_LISTENER_SECRET,
     TENANT,
     Target,
     recording_mode,
@@ -31,10 +34,11 @@ from recording import (
     tenant_target,
 )
 
-from mwsync.config.job import Subscription
+from mwsync.config.job import HmacSigning, ListenerSpec, Subscription
 from mwsync.mock_server import MockServer
 from mwsync.mock_server.cassettes import ACCESS_TOKEN, REDACTED, REQUEST_FIELDS, Scrubber
 from mwsync.send.client import MoveworksClient
+from mwsync.send.listener import ListenerClient
 from mwsync.send.throttle import Unlimited
 
 HERE = Path(__file__).parent
@@ -137,6 +141,30 @@ def make_client(target: Target) -> Iterator[Callable[..., MoveworksClient]]:
         fields = dict(api_url=target.base_url, client_id=target.client_id, client_secret=target.client_secret)
         client = MoveworksClient(target.base_url, Subscription(**dict(fields, **subscription)), Unlimited(),
                                  retry=FAST_RETRY, sleep=sleep)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def make_listener_client(target: Target, recording: str) -> Iterator[Callable[..., ListenerClient]]:
+    """`make_listener_client("hmac", secret=..., sleep=..., api_key=...)`: a `ListenerClient` for `target`'s
+    listener `LISTENER_ID` with `auth` (none, api_key, client_credentials, hmac), no throttle, short retries.
+    An hmac client signs with the recording secret (or `secret`), with another one on replay."""
+    clients: list[ListenerClient] = []
+
+    def make(auth: str = "none", *, secret: str | None = None, sleep: Callable[[float], None] = lambda s: None,
+             **subscription: object) -> ListenerClient:
+        signing = None
+        if auth == "hmac":
+            signing = HmacSigning(secret or (REPLAY_LISTENER_SECRET if recording == REPLAY else MOCK_LISTENER_SECRET))
+        spec = ListenerSpec(LISTENER_ID, auth, {}, None, signing)
+        fields = dict(api_url=target.base_url, client_id=target.client_id, client_secret=target.client_secret)
+        client = ListenerClient(target.base_url, Subscription(**dict(fields, **subscription)), Unlimited(),
+                                listener=spec, retry=FAST_RETRY, sleep=sleep)
         clients.append(client)
         return client
 

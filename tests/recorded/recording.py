@@ -24,6 +24,11 @@ RECIPIENT = "ada@example.com"
 MOCK_CLIENT = DEMO_CLIENT
 #: Credentials the runner sends on replay: anything works, they are scrubbed before matching.
 REPLAY_CLIENT = ("replay-client-id", "replay-client-secret")
+#: The webhook listener every listener cassette shows, and its signing secret while recording against the
+#: mock (on replay the runner signs with another: signature headers are scrubbed and never matched).
+LISTENER_ID = "9b2f6c1e-3d4a-4b5c-8d6e-7f8091a2b3c4"
+MOCK_LISTENER_SECRET = "recording-listener-secret"
+REPLAY_LISTENER_SECRET = "replay-listener-secret"
 #: Small waits so a recording never sleeps long (replays pass a fake `sleep`).
 FAST_RETRY = RetryPolicy(max_attempts=3, backoff_initial_s=0.01, backoff_max_s=0.05, retry_after_default_s=0.1,
                          max_retry_after_s=2.0)

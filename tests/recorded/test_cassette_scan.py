@@ -13,6 +13,8 @@ from cassette_scan import find_cassettes, scan_cassette
 
 ROOT = Path(__file__).parents[2]
 SAMPLE = ROOT / "tests" / "cassettes" / "test_recorded_send" / "test_send_is_received.yaml"
+SIGNED_SAMPLE = ROOT / "tests" / "cassettes" / "test_recorded_listener" / \
+    "test_signed_notify_is_received_and_its_signature_scrubbed.yaml"
 TENANT_SECRET = "tenant-secret-0f3a9c"
 
 
@@ -43,11 +45,11 @@ PLANTED = [
 ENVIRON = {"MOVEWORKS_CLIENT_SECRET": TENANT_SECRET, "MOVEWORKS_REGION": "us"}
 
 
-def plant(tmp_path: Path, original: str, planted: str) -> Path:
+def plant(tmp_path: Path, original: str, planted: str, sample: Path = SAMPLE) -> Path:
     """A copy of a clean cassette under `tmp_path/cassettes/` with `original` replaced by `planted`."""
     cassette = tmp_path / "cassettes" / "planted.yaml"
     cassette.parent.mkdir()
-    shutil.copy(SAMPLE, cassette)
+    shutil.copy(sample, cassette)
     assert scan_cassette(cassette, ENVIRON) == []
     text = cassette.read_text("utf-8")
     assert original in text
@@ -63,6 +65,25 @@ def test_scan_catches_a_planted_secret(tmp_path, original, planted, rule):
 
     assert rule in {finding.rule for finding in findings}
     assert find_cassettes(tmp_path) == [cassette]
+
+
+SIGNED = [
+    pytest.param("- recorded-signature", "- 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                 "unscrubbed:X-Signature", id="hex-signature"),
+    pytest.param("X-Signature:\n      - recorded-signature", "X-Hub-Signature-256:\n      - sha256=abc123",
+                 "unscrubbed:X-Hub-Signature-256", id="other-signature-header"),
+    pytest.param('"open_incidents":4', '"open_incidents":4,"key":"mwsync-demo-listener-secret"',
+                 "demo-listener-secret", id="demo-listener-secret"),
+    pytest.param('"open_incidents":4', '"open_incidents":4,"key":"recording-listener-secret"',
+                 "recording-listener-secret", id="recording-listener-secret"),
+]
+
+
+@pytest.mark.parametrize("original, planted, rule", SIGNED)
+def test_scan_catches_a_planted_signature_or_listener_secret(tmp_path, original, planted, rule):
+    cassette = plant(tmp_path, original, planted, SIGNED_SAMPLE)
+
+    assert rule in {finding.rule for finding in scan_cassette(cassette, ENVIRON)}
 
 
 def test_findings_mask_the_secret(tmp_path):

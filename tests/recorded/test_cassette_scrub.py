@@ -12,6 +12,7 @@ from mwsync.mock_server.cassettes import (
     CLIENT_ID,
     CLIENT_SECRET,
     REPLAY_URL,
+    SIGNATURE,
     Scrubber,
     replace_form_fields,
     replace_paths,
@@ -80,3 +81,15 @@ def test_token_response_gets_placeholder_and_true_length(answer):
     assert b"mwt_" not in recorded["body"]["string"] and ACCESS_TOKEN.encode() in recorded["body"]["string"]
     assert recorded["headers"]["Content-Length"] == [str(len(recorded["body"]["string"]))]
     assert "Set-Cookie" not in recorded["headers"]
+
+
+def test_signature_headers_get_the_placeholder_and_the_body_is_kept_byte_for_byte():
+    body = b'{"b":1,"a":"x"}'
+    sent = Request("POST", "http://127.0.0.1:8765/webhooks/v1/listeners/x/notify", body,
+                   {"Content-Type": "application/json", "X-Signature": "ab12", "x-hub-signature-256": "sha256=cd34",
+                    "X-Timestamp": "1767000000"})
+
+    recorded = Scrubber().request(sent)
+
+    assert (recorded.headers["X-Signature"], recorded.headers["x-hub-signature-256"]) == (SIGNATURE, SIGNATURE)
+    assert recorded.headers["X-Timestamp"] == "1767000000" and recorded.body == body
