@@ -24,7 +24,8 @@ Users (name one on the command line; with none named, only `MwsyncUser` runs, no
 Statistics (Locust's counts equal the HTTP requests the server saw):
 
 - `POST /oauth/v1/token`: every access-token request (the first one, and each refresh);
-- `POST /rest/v1/events/{event_id}/messages/send`: each message sent; its time runs from asking the client to
+- `POST /rest/v1/events/{event_id}/messages/send` (or, with `--mwsync-listener-auth`, `POST
+  /webhooks/v1/listeners/{listener_id}/notify`): each message sent; its time runs from asking the client to
   send until the 2xx, so it includes the wait for a throttle slot and any retries;
 - `... (sent after 429)`: messages that met a 429 and were then delivered, apart from the others;
 - failures: every HTTP answer >= 400 (a 429 as `RateLimitedResponse`, others as `HttpStatusError`), and
@@ -36,6 +37,7 @@ expected when a profile exceeds the server's limit, and `mwsync loadtest` judges
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import uuid
@@ -47,15 +49,16 @@ from locust.runners import MasterRunner, WorkerRunner
 from locust.stats import StatsError
 
 from mwsync.config import RetryPolicy, Subscription, load_job
+from mwsync.config.job import HmacSigning, ListenerSpec
 from mwsync.errors import AuthError
 from mwsync.loadtest import ID_SLOT, LOADTEST_EVENT_ID, LOADTEST_RECIPIENT, RATE_LIMITED_FAILURE, resolve_profile
+from mwsync.loadtest.listener import ID_FIELD, LOADTEST_LISTENER_ID, LOADTEST_LISTENER_SECRET
 from mwsync.loadtests.support import Ledger, MessageIds, budget_share
 from mwsync.rate import Rate
-from mwsync.rules import DEMO_CLIENT
-from mwsync.send import MoveworksClient, SlidingWindowLimiter, Unlimited
+from mwsync.rules import DEMO_CLIENT, LISTENER_NOTIFY_PATH
+from mwsync.send import ListenerClient, MoveworksClient, SlidingWindowLimiter, Unlimited
 from mwsync.send.client import SEND_PATH, TOKEN_PATH
 
-SENT_AFTER_429 = f"{SEND_PATH} (sent after 429)"
 POOL_SIZE = 64  # connections kept per process: the most `concurrent_connections` a job may ask for
 
 
@@ -87,6 +90,9 @@ def _add_arguments(parser) -> None:
                         help="Write each message's outcome to this JSON file when the test stops.")
     parser.add_argument("--mwsync-run-id", default=uuid.uuid4().hex[:8], env_var="MWSYNC_RUN_ID",
                         include_in_web_ui=False, help="Tag in every message id of this run.")
+    parser.add_argument("--mwsync-listener-auth", default="", choices=["", "none", "hmac"],
+                        env_var="MWSYNC_LISTENER_AUTH", help="Send to the load-test webhook listener (unsecured, or "
+                        "HMAC-signed) instead of the Events API (mwsync loadtest --target listener).")
 
 
 class LoadProcess:
@@ -95,7 +101,8 @@ class LoadProcess:
     def __init__(self, environment, workers: int, index: int):
         options = environment.parsed_options
         job = load_job(options.mwsync_job) if options.mwsync_job else None
-        profile = resolve_profile(job, options.mwsync_throttle or None)
+        auth = getattr(options, "mwsync_listener_auth", "")
+        profile = resolve_profile(job, options.mwsync_throttle or None, "listener" if auth else "events")
         self.throttle = Rate(budget_share(profile.limit, workers, index), profile.window_s, profile.name)
         self.retry = job.retry if job else RetryPolicy()
         self.event_id = options.mwsync_event_id or (job.message.event_id if job else LOADTEST_EVENT_ID)
@@ -108,13 +115,18 @@ class LoadProcess:
         self.ledger_path = Path(f"{ledger}.worker{index}" if ledger and workers > 1 else ledger) if ledger else None
         self._environment = environment
         self._clients: dict[bool, MoveworksClient] = {}
+        signing = HmacSigning(LOADTEST_LISTENER_SECRET) if auth == "hmac" else None
+        self.listener = ListenerSpec(LOADTEST_LISTENER_ID, auth, {}, None, signing) if auth else None
+        self.path = LISTENER_NOTIFY_PATH if auth else SEND_PATH  # the statistics' name for a message
 
     def client(self, throttled: bool = True) -> MoveworksClient:
         """The process's client, throttled by its share of the profile or not at all."""
         if throttled not in self._clients:
             limiter = SlidingWindowLimiter(self.throttle.limit, self.throttle.window_s) if throttled else Unlimited()
-            client = MoveworksClient(self._environment.host, self.subscription, limiter, retry=self.retry,
-                                     pool_size=POOL_SIZE)
+            settings = dict(retry=self.retry, pool_size=POOL_SIZE)
+            client = ListenerClient(self._environment.host, self.subscription, limiter, listener=self.listener,
+                                    **settings) if self.listener else \
+                MoveworksClient(self._environment.host, self.subscription, limiter, **settings)
             client.session.hooks["response"].append(self._report_response)
             self._clients[throttled] = client
         return self._clients[throttled]
@@ -130,7 +142,7 @@ class LoadProcess:
         if is_token and response.status_code == 200:
             self.ledger.token_granted()
         self._environment.events.request.fire(
-            request_type=response.request.method, name=TOKEN_PATH if is_token else SEND_PATH,
+            request_type=response.request.method, name=TOKEN_PATH if is_token else self.path,
             response_time=elapsed_ms, response_length=len(response.content),
             exception=http_failure(response.status_code), context={})
 
@@ -219,18 +231,23 @@ class MwsyncUser(User):
         process = PROCESS
         message_id = process.ids.next()
         text, slots = message(message_id)
+        client = process.client(self.throttled)
         try:
-            result = process.client(self.throttled).send_message(process.event_id, text, [LOADTEST_RECIPIENT], slots)
+            if process.listener is not None:  # one listener body carrying the id (mwsync.loadtest.listener)
+                body = json.dumps({ID_FIELD: message_id, "message": text}, separators=(",", ":")).encode()
+                result = client.notify(LOADTEST_LISTENER_ID, body)
+            else:
+                result = client.send_message(process.event_id, text, [LOADTEST_RECIPIENT], slots)
         except AuthError as exc:
             process.ledger.record(message_id, "failed")
             if exc.status is None or exc.status < 400:  # an HTTP refusal was already reported by the session hook
-                self._fire(SEND_PATH, 0.0, MessageNotSent(f"failed: {exc}"))
+                self._fire(process.path, 0.0, MessageNotSent(f"failed: {exc}"))
             raise StopUser() from None
         process.ledger.record(message_id, result.state)
         if result.state == "sent":
-            self._fire(SENT_AFTER_429 if result.retried_429 else SEND_PATH, result.latency_ms)
+            self._fire(f"{process.path} (sent after 429)" if result.retried_429 else process.path, result.latency_ms)
         elif result.status is None:  # no HTTP answer: the session hook reported nothing for this attempt
-            self._fire(SEND_PATH, result.latency_ms, MessageNotSent(f"{result.state}: {result.error}"))
+            self._fire(process.path, result.latency_ms, MessageNotSent(f"{result.state}: {result.error}"))
 
     def _fire(self, name: str, response_time_ms: float, exception: Exception | None = None) -> None:
         self.environment.events.request.fire(request_type="POST", name=name, response_time=response_time_ms,

@@ -31,6 +31,7 @@ from ..errors import LoadtestError, UsageError
 from ..mock_server.remote import MockClient, MockUnreachable, epoch_s
 from ..rate import Rate, is_rate
 from ..rules import API_DEFAULT_RATE, BUILTIN_PROFILES, DEMO_CLIENT
+from . import listener
 from .verdict import (  # noqa: F401  (render: for the CLI, with the rest of this interface)
     LoadPlan,
     LoadtestReport,
@@ -58,7 +59,8 @@ USER_CLASSES = {"mwsync": "MwsyncUser", "unthrottled": "UnthrottledMwsyncUser", 
 @dataclass(frozen=True)
 class LoadtestOptions:
     """`mwsync loadtest` choices. `profile`: name or `N/S`; `server_limit`: `N/S` for the mock this command
-    starts (default Moveworks' 120/60); `host`: an already running mock server instead."""
+    starts (default Moveworks' 120/60, or for `target="listener"` the listener limit of the load-test
+    listener's kind); `host`: an already running mock server instead."""
 
     job: Path | None = None
     profile: str | None = None
@@ -69,6 +71,7 @@ class LoadtestOptions:
     host: str | None = None
     html: Path | None = None
     user_class: str = "mwsync"
+    target: str = "events"  # or `listener`: the mock's webhook listener and its limit (`listener`)
 
 
 def default_server_limit() -> Rate:
@@ -76,12 +79,13 @@ def default_server_limit() -> Rate:
     return API_DEFAULT_RATE
 
 
-def resolve_profile(job: Job | None, spec: str | None) -> Rate:
+def resolve_profile(job: Job | None, spec: str | None, target: str = "events") -> Rate:
     """The throttle profile to test. `spec`: a profile name (built in, or the job's) or `N/S` (e.g. `20/2`);
-    None means the job's own profile, or `ongoing` without a job. Raises `UsageError` listing the names."""
+    None means the job's own profile, or `ongoing` without a job (`listener_secured` for the listener
+    target). Raises `UsageError` listing the names."""
     profiles = dict(job.profiles) if job else dict(BUILTIN_PROFILES)
     if not spec:
-        return job.throttle if job else profiles[DEFAULT_PROFILE]
+        return job.throttle if job else profiles[listener.DEFAULT_PROFILE if target == "listener" else DEFAULT_PROFILE]
     if spec in profiles:
         return profiles[spec]
     if is_rate(spec):
@@ -91,7 +95,7 @@ def resolve_profile(job: Job | None, spec: str | None) -> Rate:
 
 def plan_for(options: LoadtestOptions, job: Job | None, server: Rate) -> LoadPlan:
     """Resolve the options against the job and the server's limit. Raises `UsageError`."""
-    profile = resolve_profile(job, options.profile)
+    profile = resolve_profile(job, options.profile, options.target)
     window_s = max(profile.window_s, server.window_s)
     shortest = math.ceil(MIN_WINDOWS * window_s)
     duration_s = options.duration_s or shortest
@@ -108,23 +112,30 @@ def run_loadtest(options: LoadtestOptions, announce: Callable[[str], None] = lam
     if importlib.util.find_spec("locust") is None:
         raise UsageError("Locust is not installed: pip install 'mwsync[load]'")
     job = load_job(options.job) if options.job else None
-    resolve_profile(job, options.profile)  # a misspelt profile fails before any server starts
+    if options.target == "listener" and options.user_class == "raw":
+        raise UsageError("--user-class raw posts Events API sends only; use mwsync or unthrottled with --target "
+                         "listener")
+    profile = resolve_profile(job, options.profile, options.target)  # a misspelt profile fails before any server
     with ExitStack() as stack:
-        host, server = _target(options, stack)
+        host, server, auth = _target(options, profile, stack)
         plan = plan_for(options, job, server)
-        announce(f"load test: {USER_CLASSES[plan.user_class]}, profile {plan.profile} against server limit "
+        what = f"listener {listener.LOADTEST_LISTENER_ID} ({auth})" if auth else "the Events API"
+        announce(f"load test: {USER_CLASSES[plan.user_class]} to {what}, profile {plan.profile} against server limit "
                  f"{plan.server} at {host}, {plan.users} user(s), {plan.duration_s} s, latency {plan.latency_ms:g} ms")
         if plan.users < needed_users(plan.limit_rate_per_s, plan.latency_ms):
             announce(f"warning: {concurrency_advice(plan, plan.latency_ms)}")
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mwsync-loadtest-")))
         run_id = uuid.uuid4().hex[:8]
-        output = _run_locust(locust_command(plan, host, work, run_id, options.html), plan)
-        seen = observe(host, work, run_id, output)
+        output = _run_locust(locust_command(plan, host, work, run_id, options.html, auth), plan)
+        seen = observe(host, work, run_id, output, auth)
     return judge(plan, seen)
 
 
-def _target(options: LoadtestOptions, stack: ExitStack) -> tuple[str, Rate]:
-    """The mock server's URL and rate limit: the one at `--host` (reset first), else one started here."""
+def _target(options: LoadtestOptions, profile: Rate, stack: ExitStack) -> tuple[str, Rate, str | None]:
+    """The mock server's URL, its rate limit and, for the listener target, the load-test listener's auth: the
+    mock at `--host` (reset first), else one started here."""
+    if options.target == "listener" and not options.host:
+        return listener.start_mock(profile, options.server_limit, options.latency_ms, stack)
     if options.host:
         if options.server_limit:
             raise UsageError("--server-limit sets the limit of the mock server loadtest starts; with --host the "
@@ -135,10 +146,12 @@ def _target(options: LoadtestOptions, stack: ExitStack) -> tuple[str, Rate]:
             if options.latency_ms:
                 mock.set_faults(latency_ms=options.latency_ms, latency_on="send")
                 stack.callback(mock.clear_faults)
+            if options.target == "listener":
+                return (mock.url, *listener.running_mock(mock))
             rate = mock.stats()["rate_limit"]
         except MockUnreachable as exc:
             raise LoadtestError(str(exc)) from None
-        return mock.url, Rate(int(rate["limit"]), float(rate["window_s"]), "server")
+        return mock.url, Rate(int(rate["limit"]), float(rate["window_s"]), "server"), None
     from ..mock_server import MockServer  # only when this command starts the mock
 
     server = parse_throttle(options.server_limit, name="server", flag="--server-limit") if options.server_limit \
@@ -146,7 +159,7 @@ def _target(options: LoadtestOptions, stack: ExitStack) -> tuple[str, Rate]:
     mock = MockServer(rate_limit=server, latency_ms=options.latency_ms, token_ttl_s=TOKEN_TTL_S,
                       clients=dict([DEMO_CLIENT]))
     stack.enter_context(mock)
-    return mock.url, server
+    return mock.url, server, None
 
 
 def stop_timeout_s(plan: LoadPlan) -> int:
@@ -155,8 +168,10 @@ def stop_timeout_s(plan: LoadPlan) -> int:
     return math.ceil(2 * (plan.profile.window_s + plan.server.window_s + plan.latency_ms / 1000)) + 5
 
 
-def locust_command(plan: LoadPlan, host: str, work: Path, run_id: str, html: Path | None) -> list[str]:
-    """The headless Locust command line; its reports and the users' ledger go to `work`."""
+def locust_command(plan: LoadPlan, host: str, work: Path, run_id: str, html: Path | None,
+                   listener_auth: str | None = None) -> list[str]:
+    """The headless Locust command line; its reports and the users' ledger go to `work`; `listener_auth`
+    (none, hmac) sends to the load-test listener instead of the Events API."""
     command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", host,
                "--users", str(plan.users), "--spawn-rate", str(plan.users), "--run-time", f"{plan.duration_s}s",
                "--stop-timeout", str(stop_timeout_s(plan)), "--only-summary", "--loglevel", "WARNING",
@@ -165,6 +180,8 @@ def locust_command(plan: LoadPlan, host: str, work: Path, run_id: str, html: Pat
                "--mwsync-ledger", str(work / "ledger.json"), "--mwsync-run-id", run_id]
     if plan.job:
         command += ["--mwsync-job", str(plan.job)]
+    if listener_auth:
+        command += ["--mwsync-listener-auth", listener_auth]
     if html:
         command += ["--html", str(html)]
     return command + [USER_CLASSES[plan.user_class]]
@@ -180,10 +197,10 @@ def _run_locust(command: list[str], plan: LoadPlan) -> str:
     return done.stdout + done.stderr
 
 
-def observe(host: str, work: Path, run_id: str, output: str) -> Observation:
+def observe(host: str, work: Path, run_id: str, output: str, listener_auth: str | None = None) -> Observation:
     """Read what the run produced: the users' ledger (outcomes, errors; loadtests/support.py), Locust's
-    statistics (`--json-file`), the mock's stats and messages. Raises `LoadtestError` when Locust left no
-    complete output."""
+    statistics (`--json-file`), the mock's stats and messages (or, for the listener target, its events).
+    Raises `LoadtestError` when Locust left no complete output."""
     try:
         ledger = json.loads((work / "ledger.json").read_text(encoding="utf-8"))
         errors = ledger["errors"]["failures"] + ledger["errors"]["exceptions"]
@@ -194,6 +211,13 @@ def observe(host: str, work: Path, run_id: str, output: str) -> Observation:
         tail = "\n".join(output.strip().splitlines()[-15:])
         raise LoadtestError(f"Locust did not complete the run ({exc}); its output ends with:\n{tail}") from None
     mock = MockClient(host)
+    latency = ledger["send_latency_ms"]
+    round_trip_ms = latency["total"] / latency["count"] if latency["count"] else None
+    if listener_auth:
+        got = listener.observed(mock, run_id, ledger["stopping_at"], listener_auth)
+        return Observation(got["requests"], got["status_429"], got["max_requests_in_window"],
+                           tuple(got["arrivals_s"]), got["received"], ledger["outcomes"], round_trip_ms, errors,
+                           entries)
     try:
         stats, messages = mock.stats(), mock.messages()
     except MockUnreachable as exc:
@@ -212,10 +236,8 @@ def observe(host: str, work: Path, run_id: str, output: str) -> Observation:
             if at_s <= ledger["stopping_at"]:
                 arrivals_s.append(at_s)
     arrivals_s += [at_s for at_s in ledger["token_at"] if at_s <= ledger["stopping_at"]]
-    latency = ledger["send_latency_ms"]
     return Observation(stats["requests"], stats["status_429"], stats["max_requests_in_window"],
-                       tuple(sorted(arrivals_s)), dict(received), ledger["outcomes"],
-                       latency["total"] / latency["count"] if latency["count"] else None, errors, entries)
+                       tuple(sorted(arrivals_s)), dict(received), ledger["outcomes"], round_trip_ms, errors, entries)
 
 
 def write_report(report: LoadtestReport, path: Path) -> None:

@@ -99,3 +99,19 @@ def test_distributed_workers_split_the_profile_between_them(tmp_path):
     outcomes = [json.loads((tmp_path / f"ledger.json.worker{i}").read_text())["outcomes"] for i in range(2)]
     assert all(outcomes) and stats["status_429"] == 0 and stats["max_requests_in_window"] <= 20
     assert stats["messages"] == sum(len(o) for o in outcomes)
+
+
+def test_a_listener_profile_is_proven_against_the_mock_s_listener_limit(tmp_path):
+    result, document = loadtest(tmp_path, "--target", "listener", "--throttle", "2/2", "--server-limit", "2/2",
+                                "--duration", "6")
+    assert result.exit_code == 0 and document["passed"], result.output
+    assert document["status_429"] == 0 and document["max_requests_in_window"] <= 2
+    assert document["delivered"] >= 5 and document["lost"] == document["duplicates"] == 0
+    assert "/webhooks/v1/listeners/{listener_id}/notify" in result.output and "(hmac)" in result.output
+
+
+def test_a_listener_profile_over_the_limit_recovers_429s_exactly_once(tmp_path):
+    result, document = loadtest(tmp_path, "--target", "listener", "--throttle", "4/2", "--server-limit", "2/2",
+                                "--duration", "6")
+    assert document["status_429"] > 0, result.output
+    assert checks(document)["exactly_once"]["passed"] and document["lost"] == document["duplicates"] == 0

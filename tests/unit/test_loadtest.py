@@ -8,7 +8,8 @@ import importlib.util
 import pytest
 
 from mwsync.errors import UsageError
-from mwsync.loadtest import LOCUSTFILE, LoadtestOptions, plan_for, resolve_profile
+from mwsync.loadtest import LOCUSTFILE, LoadtestOptions, locust_command, plan_for, resolve_profile
+from mwsync.loadtest.listener import listener_auth
 from mwsync.loadtest.verdict import (
     LoadPlan,
     Observation,
@@ -145,3 +146,14 @@ def test_a_run_shorter_than_three_windows_is_refused():
     with pytest.raises(UsageError, match="at least 3 windows"):
         plan_for(LoadtestOptions(profile="20/2", duration_s=5), None, CI)
     assert plan_for(LoadtestOptions(profile="ongoing"), None, Rate(120, 60, "s")).duration_s == 180
+
+
+def test_the_listener_target_defaults_to_the_secured_profile_and_signs_unless_unsecured(tmp_path):
+    profile = resolve_profile(None, None, "listener")
+    assert (profile.name, profile.limit, profile.window_s) == ("listener_secured", 5, 1.0)
+    assert listener_auth(profile) == "hmac" and listener_auth(resolve_profile(None, "listener_unsecured")) == "none"
+    plan = plan_for(LoadtestOptions(profile="listener_unsecured", target="listener"), None, Rate(1, 10, "server"))
+    assert plan.duration_s == 30 and plan.fits  # three 10 s windows of the unsecured limit
+    command = locust_command(plan, "http://127.0.0.1:1", tmp_path, "run", None, "none")
+    assert command[command.index("--mwsync-listener-auth") + 1] == "none"
+    assert "--mwsync-listener-auth" not in locust_command(plan, "http://127.0.0.1:1", tmp_path, "run", None)
