@@ -211,13 +211,11 @@ def observe(host: str, work: Path, run_id: str, output: str, listener_auth: str 
         tail = "\n".join(output.strip().splitlines()[-15:])
         raise LoadtestError(f"Locust did not complete the run ({exc}); its output ends with:\n{tail}") from None
     mock = MockClient(host)
-    latency = ledger["send_latency_ms"]
-    round_trip_ms = latency["total"] / latency["count"] if latency["count"] else None
     if listener_auth:
         got = listener.observed(mock, run_id, ledger["stopping_at"], listener_auth)
         return Observation(got["requests"], got["status_429"], got["max_requests_in_window"],
-                           tuple(got["arrivals_s"]), got["received"], ledger["outcomes"], round_trip_ms, errors,
-                           entries)
+                           tuple(got["arrivals_s"]), got["received"], ledger["outcomes"], _round_trip_ms(ledger),
+                           errors, entries)
     try:
         stats, messages = mock.stats(), mock.messages()
     except MockUnreachable as exc:
@@ -237,7 +235,14 @@ def observe(host: str, work: Path, run_id: str, output: str, listener_auth: str 
                 arrivals_s.append(at_s)
     arrivals_s += [at_s for at_s in ledger["token_at"] if at_s <= ledger["stopping_at"]]
     return Observation(stats["requests"], stats["status_429"], stats["max_requests_in_window"],
-                       tuple(sorted(arrivals_s)), dict(received), ledger["outcomes"], round_trip_ms, errors, entries)
+                       tuple(sorted(arrivals_s)), dict(received), ledger["outcomes"], _round_trip_ms(ledger), errors,
+                       entries)
+
+
+def _round_trip_ms(ledger: dict) -> float | None:
+    """The mean round trip of the 2xx sends in the users' ledger, or None when there was none."""
+    latency = ledger["send_latency_ms"]
+    return latency["total"] / latency["count"] if latency["count"] else None
 
 
 def write_report(report: LoadtestReport, path: Path) -> None:
