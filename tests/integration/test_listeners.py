@@ -190,3 +190,16 @@ def test_event_and_listener_jobs_keep_apart_in_one_journal(mwsync, write_job, tm
     assert result.exit_code == 0 and (messages, events) == (2, 2), result.output
     targets = Counter(target for target, *_ in journal(tmp_path))
     assert targets == {srv.url: 2, f"{srv.url}{LISTENER_PATH}": 2}
+
+
+def test_plan_shows_requests_and_the_eta_under_the_listener_limit(mwsync, write_job):
+    job = listener_dict(source={"rows": rows(400)})
+    job.pop("throttle")  # the profile follows the auth mode: listener_unsecured, 1 request per 10 s
+    result = mwsync("plan", "--json", write_job(job))
+    plan = json.loads(result.output)
+    assert (plan["target"], plan["requests"], plan["recipients"]) == ("listener", 400, 0)
+    assert plan["estimate_s"] == {"profile": 3990.0, "listener_limit": 3990.0}
+    assert plan["listener"] == {"id": LISTENER_ID, "auth": "none", "limit": "listener_unsecured (1/10s)"}
+    assert any("400 requests take ~1.1 h under the unsecured listener limit" in w for w in plan["warnings"])
+    text = mwsync("plan", write_job(job)).output
+    assert "-> 400 requests" in text and "~3990 s under the listener limit listener_unsecured (1/10s)" in text
