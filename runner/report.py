@@ -1,4 +1,5 @@
-"""Run reports: the per-job summary printed, written as JSON (`--report`) and as JUnit XML (`--junit`).
+"""Run reports: the per-job summary printed, written as JSON (`--report`; JUnit is `mwsync.junit`, the
+HTML page `mwsync.htmlreport`). `envelope` is the top-level shape of every JSON document mwsync writes.
 
 The JSON document, the same shape for one job or several, and for a run that failed before sending::
 
@@ -23,14 +24,17 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .config.job import Job
-from .errors import MwsyncError
+from .errors import MwsyncError, Problem, ProblemList
 from .journal import JournalBackend
 from .plan import PlanSummary
 from .redact import redact
 from .rules import API_DEFAULT_RATE
-from .send import SendSummary
+
+if TYPE_CHECKING:
+    from .send import SendSummary
 
 #: When several exit codes apply, the most urgent wins: in doubt, then stopped, then failed.
 URGENCY = (3, 4, 1, 0)
@@ -151,16 +155,34 @@ def _invalid_rows(plan: PlanSummary) -> list[dict]:
              "error": f"{p.where}: {p.message}" if p.where else p.message} for p in plan.problems]
 
 
+def problem_dict(problem: Problem) -> dict:
+    """A job-file, template or row problem as JSON: `{"file", "line", "where", "row", "rows", "message"}`."""
+    return {"file": problem.file, "line": problem.line, "where": problem.where, "row": problem.row,
+            "rows": problem.rows, "message": redact(problem.message)}
+
+
+def error_dict(error: MwsyncError) -> dict:
+    """`{"type", "message", "exit_code"}`, plus `problems` (each `problem_dict`) for an error listing them."""
+    out = {"type": error.__class__.__name__, "message": redact(str(error)), "exit_code": error.exit_code}
+    if isinstance(error, ProblemList):
+        out["problems"] = [problem_dict(p) for p in error.problems]
+    return out
+
+
+def envelope(jobs: Sequence[dict], error: MwsyncError | None = None, exit_code: int = 0) -> dict:
+    """The one top-level shape of every JSON document mwsync writes (`--report`, and `--json` of plan,
+    validate, status, preview, check): `{"mwsync": version, "exit_code", "error": None | error_dict,
+    "jobs": [...]}`, a list also for one job. `exit_code` is the error's when there is one."""
+    from . import __version__
+
+    return {"mwsync": __version__, "exit_code": error.exit_code if error is not None else exit_code,
+            "error": None if error is None else error_dict(error), "jobs": list(jobs)}
+
+
 def document(reports: Sequence[JobReport], error: MwsyncError | None = None) -> dict:
     """The `--report` document (module docstring) for the jobs that ran, or for the `error` that stopped
     the run before (or while) they could."""
-    exit_code = error.exit_code if error is not None else run_exit_code(reports)
-    from . import __version__
-
-    return {"mwsync": __version__, "exit_code": exit_code,
-            "error": None if error is None else {"type": error.__class__.__name__, "message": str(error),
-                                                 "exit_code": error.exit_code},
-            "jobs": [r.to_dict() for r in reports]}
+    return envelope([r.to_dict() for r in reports], error, run_exit_code(reports))
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -177,30 +199,11 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+def json_report_text(reports: Sequence[JobReport], error: MwsyncError | None = None) -> str:
+    """The `--report` document (module docstring) as JSON text, redacted."""
+    return redact(json.dumps(document(reports, error), indent=2, ensure_ascii=False)) + "\n"
+
+
 def write_json(reports: Sequence[JobReport], path: Path, error: MwsyncError | None = None) -> None:
     """Write `--report` (module docstring), redacted and atomically."""
-    write_atomic(path, redact(json.dumps(document(reports, error), indent=2, ensure_ascii=False)) + "\n")
-
-
-def write_junit(reports: Sequence[JobReport], path: Path, error: MwsyncError | None = None) -> None:
-    """Write `--junit`: a test suite per job, a failing test case per failed or unknown message; for a
-    run stopped by `error` before sending, one suite whose failing case carries the error."""
-    from junit_xml import TestCase, TestSuite, to_xml_report_string
-
-    suites = []
-    if error is not None and not reports:
-        case = TestCase("run", classname="mwsync")
-        case.add_failure_info(message=f"{error.__class__.__name__} (exit {error.exit_code})", output=str(error))
-        suites.append(TestSuite("mwsync", [case]))
-    for report in reports:
-        cases = [TestCase("delivery", classname=report.job, elapsed_sec=report.duration_s,
-                          stdout=json.dumps(report.messages))]
-        if report.stopped:
-            cases[0].add_failure_info(message=f"stopped: {report.stopped}")
-        for failure in report.failures:
-            name = f"message {failure['key']}" if failure["key"] else f"row {failure['row']}"
-            case = TestCase(name, classname=report.job)
-            case.add_failure_info(message=f"{failure['state']}: {failure['error'] or ''}", output=json.dumps(failure))
-            cases.append(case)
-        suites.append(TestSuite(f"mwsync.{report.job}", cases))
-    write_atomic(path, redact(to_xml_report_string(suites)))
+    write_atomic(path, json_report_text(reports, error))
