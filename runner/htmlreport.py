@@ -23,7 +23,7 @@ from .redact import redact
 MAX_BARS = 240  # beyond, windows are merged k at a time and the limit line is k x the limit
 MAX_MARKS = 2000  # markers of each kind drawn (the count is shown in full)
 WIDTH, HEIGHT = 960, 260
-LEFT, RIGHT, TOP, BOTTOM = 56, 16, 34, 36  # plot margins, px
+LEFT, RIGHT, TOP, BOTTOM = 56, 16, 50, 36  # plot margins, px
 
 
 @dataclass

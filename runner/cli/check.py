@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ..redact import redact
-from .options import JOB_ARG
+from .options import JOB_ARG, JSON_FLAG
 from .output import json_output
 
 MARKS = {True: "ok  ", False: "FAIL", None: "skip"}
@@ -17,8 +17,7 @@ MARKS = {True: "ok  ", False: "FAIL", None: "skip"}
 @click.command()
 @JOB_ARG
 @click.option("--api-url", help="Check this API URL instead of the job's (e.g. your region's host).")
-@click.option("--json", "as_json", is_flag=True,
-              help='Print one JSON document on stdout: {"mwsync", "exit_code", "error", "jobs": [...]}.')
+@JSON_FLAG
 def check(jobs: tuple[Path, ...], api_url: str | None, as_json: bool) -> None:
     """Test each JOB's connection without sending a message: credentials from the environment, an access
     token from the API's host, then GET /rest/v1/auth/test. Exits 0, or the exit code of the first step

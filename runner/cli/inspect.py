@@ -10,11 +10,8 @@ import click
 
 from ..errors import UsageError
 from ..redact import redact
-from .options import JOB_ARG, STATE_DIR, as_date, throttle_options
+from .options import JOB_ARG, JSON_FLAG, STATE_DIR, as_date, throttle_options
 from .output import failure_line, json_output
-
-JSON_FLAG = click.option("--json", "as_json", is_flag=True,
-                         help='Print one JSON document on stdout: {"mwsync", "exit_code", "error", "jobs": [...]}.')
 
 
 def _validated(path: Path) -> tuple[object | None, list]:
@@ -160,7 +157,7 @@ def status(jobs, journal, api_url, state_dir, as_json) -> None:
 @click.command()
 @click.argument("job", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("keys", nargs=-1)
-@click.option("--as", "as_", type=click.Choice(["sent", "unsent"]), required=True,
+@click.option("--as", "as_", type=click.Choice(["sent", "unsent"]), required=True, envvar="MWSYNC_AS",
               help="sent: they arrived, never send them again; unsent: they did not, the next run sends them.")
 @click.option("--all-unknown", is_flag=True, help="Settle every message in doubt instead of naming KEYS.")
 @_journal_options

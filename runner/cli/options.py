@@ -11,6 +11,9 @@ from ..rules import EMBEDDED_RATE_LIMIT
 
 #: A report file, or `-` for stdout (the human summary then goes to stderr).
 REPORT_PATH = click.Path(dir_okay=False, path_type=Path, allow_dash=True)
+#: `--json` of plan, validate, status, preview and check (the dest is not `json`: that is a module name).
+JSON_FLAG = click.option("--json", "as_json", is_flag=True, envvar="MWSYNC_JSON",
+                         help='Print one JSON document on stdout: {"mwsync", "exit_code", "error", "jobs": [...]}.')
 JOB_ARG = click.argument("jobs", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 STATE_DIR = click.option("--state-dir", envvar="MWSYNC_STATE_DIR", default=None,
                          type=click.Path(file_okay=False, path_type=Path),

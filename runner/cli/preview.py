@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ..redact import redact
-from .options import JOB_ARG, as_date, throttle_options
+from .options import JOB_ARG, JSON_FLAG, as_date, throttle_options
 from .output import json_output
 
 SHOWN_RECIPIENTS = 3
@@ -37,8 +37,7 @@ def _lines(request: dict, total: int) -> list[str]:
 @click.option("--limit", type=click.IntRange(0), default=10, show_default=True,
               help="Show at most this many requests per job (0: all).")
 @throttle_options
-@click.option("--json", "as_json", is_flag=True,
-              help='Print one JSON document on stdout: {"mwsync", "exit_code", "error", "jobs": [...]}.')
+@JSON_FLAG
 def preview(jobs: tuple[Path, ...], row, limit, profile, throttle, today, as_json) -> None:
     """Show the messages exactly as they would be sent, after chunking (500 recipients a request) and
     coalescing (identical messages share requests): event id, recipients, text, slots and idempotency

@@ -27,13 +27,16 @@ def _model_at(loc: KeyPath) -> type | None:
     from pydantic import BaseModel
 
     model: Any = JobFile
-    for part in loc[:-1]:
+    parts = iter(loc[:-1])
+    for part in parts:
         if not (isinstance(model, type) and issubclass(model, BaseModel)):
             return None
         field = model.model_fields.get(part) if isinstance(part, str) else None
         if field is None:
             return None
         annotation = field.annotation
+        if getattr(annotation, "__origin__", None) is dict:  # `profiles: {name: ProfileModel}`: skip the name
+            next(parts, None)
         args = [a for a in getattr(annotation, "__args__", ()) if isinstance(a, type)]
         candidates = [annotation] + args
         model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)

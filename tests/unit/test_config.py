@@ -264,3 +264,10 @@ def test_an_event_id_from_the_environment_is_shown_in_its_error(write_job):
     text = BASE.replace("3f1c2a9e-5b7d-4e8f-9a10-2b3c4d5e6f70", "${EVENT}")
     found = "\n".join(problems_of(write_job(text), environ=dict(ENV, EVENT="not-a-uuid-1234")))
     assert "message.event_id" in found and "'not-a-uuid-1234' is not a UUID" in found
+
+
+def test_an_unknown_key_in_a_custom_profile_lists_the_profile_fields(write_job):
+    text = BASE + "throttle:\n  profile: mine\n  profiles:\n    mine: {limit: 10, window_s: 2, windwo_s: 3}\n"
+    found = problems_of(write_job(text), environ=ENV)
+    assert any("throttle.profiles.mine.windwo_s: unknown key 'windwo_s' (valid: limit, window_s); did you mean "
+               "'window_s'?" in p for p in found), found
