@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .config.job import Job
-from .errors import MwsyncError, Problem, ProblemList
+from .envelope import envelope, error_dict, problem_dict  # noqa: F401 - re-exported
+from .errors import MwsyncError
 from .journal import JournalBackend
 from .plan import PlanSummary
 from .redact import redact
@@ -153,30 +154,6 @@ def _invalid_rows(plan: PlanSummary) -> list[dict]:
     """`failures` entries for rows skipped as invalid (`--skip-invalid`): state `invalid`, never sent."""
     return [{"key": None, "row": p.row, "state": "invalid", "status": None, "code": None, "recipients": 0,
              "error": f"{p.where}: {p.message}" if p.where else p.message} for p in plan.problems]
-
-
-def problem_dict(problem: Problem) -> dict:
-    """A job-file, template or row problem as JSON: `{"file", "line", "where", "row", "rows", "message"}`."""
-    return {"file": problem.file, "line": problem.line, "where": problem.where, "row": problem.row,
-            "rows": problem.rows, "message": redact(problem.message)}
-
-
-def error_dict(error: MwsyncError) -> dict:
-    """`{"type", "message", "exit_code"}`, plus `problems` (each `problem_dict`) for an error listing them."""
-    out = {"type": error.__class__.__name__, "message": redact(str(error)), "exit_code": error.exit_code}
-    if isinstance(error, ProblemList):
-        out["problems"] = [problem_dict(p) for p in error.problems]
-    return out
-
-
-def envelope(jobs: Sequence[dict], error: MwsyncError | None = None, exit_code: int = 0) -> dict:
-    """The one top-level shape of every JSON document mwsync writes (`--report`, and `--json` of plan,
-    validate, status, preview, check): `{"mwsync": version, "exit_code", "error": None | error_dict,
-    "jobs": [...]}`, a list also for one job. `exit_code` is the error's when there is one."""
-    from . import __version__
-
-    return {"mwsync": __version__, "exit_code": error.exit_code if error is not None else exit_code,
-            "error": None if error is None else error_dict(error), "jobs": list(jobs)}
 
 
 def document(reports: Sequence[JobReport], error: MwsyncError | None = None) -> dict:

@@ -34,8 +34,8 @@ def _validated(path: Path) -> tuple[object | None, list]:
 def validate(jobs: tuple[Path, ...], as_json: bool) -> None:
     """Check job files (YAML, schema, environment, templates) without rendering rows or sending.
     Exits 2 listing every problem of every file."""
+    from ..envelope import problem_dict
     from ..errors import ConfigError, Problem
-    from ..report import problem_dict
 
     with json_output(as_json) as out:
         loaded, problems = [], []

@@ -59,7 +59,7 @@ def json_output(enabled: bool) -> Iterator[JsonOutput]:
     """With `enabled` (`--json`), print the envelope `{"mwsync", "exit_code", "error", "jobs"}` on stdout
     when the block ends: the entries it collected, or, when it raises an `MwsyncError`, that error (with
     the entries so far) before the error goes on to stderr and the exit code. Without, do nothing."""
-    from ..report import envelope
+    from ..envelope import envelope
 
     out = JsonOutput()
     try:
