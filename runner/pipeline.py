@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -27,12 +27,12 @@ from .errors import ConfigError, Interrupted, Problem, ProblemList, TemplateErro
 from .journal import JournalBackend, SqliteJournal
 from .payload import PayloadRenderer
 from .plan import PlanSummary, SendOptions, no_journal, plan_pass, send_pass
-from .records import Filtered, Rejected, RenderedMessage, RenderedPayload
+from .records import Attempt, Filtered, Rejected, RenderedMessage, RenderedPayload
 from .redact import SECRETS, redact
 from .report import JobReport, build_report, plan_estimates, plan_warnings
 from .rules import EMBEDDED_RATE_LIMIT, listener_limit
-from .send import Limiter, ListenerClient, MoveworksClient, SendSummary, Sender, SlidingWindowLimiter
 from .send.stop import StopSignal, interrupted_reason, running
+from .send.throttle import Limiter, SlidingWindowLimiter  # no `requests`: plan and validate stay light
 from .sources import iter_rows
 from .templates import MessageRenderer
 
@@ -116,6 +116,10 @@ class Progress:
     def request_done(self, job: Job, batch, result) -> None:
         """One request of `job` finished (any outcome)."""
 
+    def attempt(self, job: Job, attempt: Attempt) -> None:
+        """One HTTP request of `job` went out and ended (`Attempt`: token requests and retries too); called
+        from the sending threads."""
+
     def job_finished(self, report: JobReport) -> None:
         """`job` is done."""
 
@@ -168,13 +172,15 @@ def _send(planned: _Planned, base_url: str | None, limiter: Limiter, options: Ru
           progress: Progress, stop: StopSignal) -> JobReport:
     """The send pass of a planned job, then its report."""
     job, plan, journal = planned.job, planned.plan, planned.journal
+    from .send.sender import SendSummary, Sender  # `requests` and oauthlib: only a run that sends needs them
+
     sent = None
     if not options.send.dry_run:
         progress.job_planned(job, plan)
     if not options.send.dry_run and plan.requests and stop.is_set():  # the run stopped before this job
         sent = SendSummary(stopped=interrupted_reason(), stop_error=Interrupted(interrupted_reason()))
     elif not options.send.dry_run and plan.requests:
-        client = _client(job, base_url, limiter, stop)
+        client = _client(job, base_url, limiter, stop, on_attempt=lambda attempt: progress.attempt(job, attempt))
         try:
             sender = Sender(client, journal, workers=job.concurrent_connections, name=job.name,
                             progress=lambda b, r: progress.request_done(job, b, r), stop=stop)
@@ -187,9 +193,14 @@ def _send(planned: _Planned, base_url: str | None, limiter: Limiter, options: Ru
     return report
 
 
-def _client(job: Job, base_url: str, limiter: Limiter, stop: StopSignal) -> MoveworksClient:
-    """The job's client: the Events API's, or a listener's with the job's auth mode."""
-    settings = dict(retry=job.retry, pool_size=job.concurrent_connections, stop=stop, on_token=SECRETS.add)
+def _client(job: Job, base_url: str, limiter: Limiter, stop: StopSignal, on_attempt: Callable[[Attempt], None]):
+    """The job's client (a `MoveworksClient`): the Events API's, or a listener's with the job's auth mode.
+    Imported here: `requests` and oauthlib are for runs that send."""
+    from .send.client import MoveworksClient
+    from .send.listener import ListenerClient
+
+    settings = dict(retry=job.retry, pool_size=job.concurrent_connections, stop=stop, on_token=SECRETS.add,
+                    on_attempt=on_attempt)
     if job.listener is not None:
         return ListenerClient(base_url, job.subscription, limiter, listener=job.listener, **settings)
     return MoveworksClient(base_url, job.subscription, limiter, **settings)
@@ -277,13 +288,14 @@ def plan_jobs(paths: Sequence[str | Path], options: RunOptions) -> list[dict]:
     the listener's limit for its auth mode for a listener job: `report.plan_estimates`), and the warnings a
     run would give (`report.plan_warnings`, the same function). No network, no journal.
 
-    Returns `[{"job", "target": "event" | "listener", "messages", "filtered", "recipients", "requests",
+    Returns `[{"job", "file", "target": "event" | "listener", "messages", "filtered", "recipients", "requests",
     "profile", "estimate_s": {"profile", "moveworks_default_120_per_min" | "listener_limit"},
     "warnings": [...]}]` (a listener job also has `"listener": {"id", "auth", "limit"}`)."""
     out = []
     for job in load_jobs(paths, options, check_credentials=False):
         plan = plan_job(job, options)
-        entry = {"job": job.name, "target": "listener" if job.listener else "event", "messages": plan.messages,
+        entry = {"job": job.name, "file": str(job.path), "target": "listener" if job.listener else "event",
+                 "messages": plan.messages,
                  "filtered": plan.filtered, "recipients": plan.recipients, "requests": plan.requests,
                  "profile": str(job.throttle), "estimate_s": plan_estimates(job, plan),
                  "warnings": [redact(w) for w in plan_warnings(job, plan)]}

@@ -317,3 +317,12 @@ class MessageRenderer(RowTemplates):
                                                                       '{"ticket": "INC-1"}', row=row_number)])
         return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}
 
+
+def render_page(name: str, **context: Any) -> str:
+    """Render mwsync's own page template `name` (package data `mwsync/html/`, e.g. the `--html` report)
+    with `context`; autoescaped, strict about undefined names. Not sandboxed: the file ships with mwsync."""
+    from jinja2 import Environment, PackageLoader
+
+    env = Environment(loader=PackageLoader("mwsync", "html"), autoescape=True, undefined=StrictUndefined,
+                      trim_blocks=True, lstrip_blocks=True)
+    return env.get_template(name).render(**context)

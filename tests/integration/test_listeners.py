@@ -10,6 +10,7 @@ import json
 import sqlite3
 from collections import Counter
 
+import jsonschema
 import pytest
 
 from mwsync.mock_server import MockServer
@@ -196,10 +197,46 @@ def test_plan_shows_requests_and_the_eta_under_the_listener_limit(mwsync, write_
     job = listener_dict(source={"rows": rows(400)})
     job.pop("throttle")  # the profile follows the auth mode: listener_unsecured, 1 request per 10 s
     result = mwsync("plan", "--json", write_job(job))
-    plan = json.loads(result.output)
+    [plan] = json.loads(result.output)["jobs"]
     assert (plan["target"], plan["requests"], plan["recipients"]) == ("listener", 400, 0)
     assert plan["estimate_s"] == {"profile": 3990.0, "listener_limit": 3990.0}
     assert plan["listener"] == {"id": LISTENER_ID, "auth": "none", "limit": "listener_unsecured (1/10s)"}
     assert any("400 requests take ~1.1 h under the unsecured listener limit" in w for w in plan["warnings"])
     text = mwsync("plan", write_job(job)).output
     assert "-> 400 requests" in text and "~3990 s under the listener limit listener_unsecured (1/10s)" in text
+
+
+SCHEMA = json.loads((REPO / "schema" / "report.schema.json").read_text())
+
+
+def valid(document: dict, entry: str) -> dict:
+    """`document` against the published report schema, its jobs against `$defs/<entry>`."""
+    jobs = {"type": "array", "items": {"$ref": f"#/$defs/{entry}"}}
+    jsonschema.validate(document, dict(SCHEMA, properties=dict(SCHEMA["properties"], jobs=jobs)))
+    return document
+
+
+@pytest.mark.parametrize("command", ["plan", "validate", "status", "preview", "check"])
+def test_every_json_document_of_a_listener_job_fits_the_published_schema(mwsync, write_job, command):
+    result = mwsync(command, write_job(job_for("hmac")), "--json")
+    assert result.exit_code == 0, result.output
+    [entry] = valid(json.loads(result.stdout), f"{command}_job")["jobs"]
+    assert entry["job"] == "test-job"
+
+
+def test_preview_shows_each_body_exactly_as_it_would_be_sent(mwsync, write_job):
+    job = job_for("hmac", payload={"email": "{{ email }}", "n": "{{ id | int }}"})
+    result = mwsync("preview", write_job(job), "--json", "--row", "2")
+    [request] = json.loads(result.stdout)["jobs"][0]["messages"]
+    assert request == {"request": 2, "listener_id": LISTENER_ID, "body": {"email": "user1@example.com", "n": 1},
+                       "bytes": len(b'{"email":"user1@example.com","n":1}'), "keys": ["k-1"], "rows": [2]}
+    text = mwsync("preview", write_job(job), "--limit", "1").output
+    assert f"listener:   {LISTENER_ID}" in text and '"email": "user0@example.com"' in text
+
+
+def test_check_of_a_listener_job_verifies_its_credentials_and_never_sends_an_event(mwsync, write_job):
+    with server("bearer") as srv:
+        result = mwsync("check", write_job(job_for("client_credentials")), "--api-url", srv.url)
+        events = srv.count_events()
+    assert result.exit_code == 0 and "ok    access token: issued by" in result.output, result.output
+    assert "skip  auth test: a webhook listener has no auth test" in result.output and events == 0
