@@ -19,7 +19,7 @@ import falcon.asgi
 
 from .api import DRIP_SCOPE_KEY, DROP_SCOPE_KEY, bearer, injected, pause, read_body
 from .contract import INCORRECT_DATA_TYPE, PAYLOAD_TOO_LARGE, UNAUTHENTICATED, ApiError, bad_request, parse_json
-from .listeners import ACK, MAX_LISTENER_BODY_BYTES, signature_problem
+from .listeners import ACK, MAX_LISTENER_BODY_BYTES, ListenerConfig, signature_problem
 from .oauth import JSON, media_type
 from .state import MockState
 
@@ -53,15 +53,7 @@ class ListenerNotifyResource:
         if len(raw) > MAX_LISTENER_BODY_BYTES:
             raise ApiError(413, PAYLOAD_TOO_LARGE, f"Listener body of {len(raw)} bytes exceeds 1 MB "
                                                    f"({MAX_LISTENER_BODY_BYTES} bytes)")
-        if config.mode == "hmac":
-            why = signature_problem(config, req.get_header, raw, time.time())
-            if why:
-                raise ApiError(401, UNAUTHENTICATED, f"Signature verification failed: {why}")
-        if media_type(req.content_type) != JSON:
-            raise bad_request(f"Content-Type must be {JSON}, got {media_type(req.content_type) or 'none'!r}")
-        doc = parse_json(raw)
-        if not isinstance(doc, dict):
-            raise bad_request(f"{INCORRECT_DATA_TYPE}: the body must be a JSON object")
+        doc = _checked_body(config, req, raw)
         state.record_event(config.listener_id, doc, raw, config.mode, token_id)
         with state.lock:
             after = state.faults.after_accept()
@@ -71,6 +63,21 @@ class ListenerNotifyResource:
         if after:
             raise injected(after[1])
         resp.media = dict(ACK)
+
+
+def _checked_body(config: ListenerConfig, req: falcon.asgi.Request, raw: bytes) -> dict:
+    """The parsed body once the signature (hmac listeners) verifies: 401, or 400 for a body that is not a
+    JSON object sent as `application/json`."""
+    if config.mode == "hmac":
+        why = signature_problem(config, req.get_header, raw, time.time())
+        if why:
+            raise ApiError(401, UNAUTHENTICATED, f"Signature verification failed: {why}")
+    if media_type(req.content_type) != JSON:
+        raise bad_request(f"Content-Type must be {JSON}, got {media_type(req.content_type) or 'none'!r}")
+    doc = parse_json(raw)
+    if not isinstance(doc, dict):
+        raise bad_request(f"{INCORRECT_DATA_TYPE}: the body must be a JSON object")
+    return doc
 
 
 LISTENER_ROUTES = (
