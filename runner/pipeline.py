@@ -3,9 +3,9 @@
     config (load_job) -> sources (rows) -> templates (render) -> plan (plan_pass, send_pass)
         -> send (client, Sender) -> journal -> report
 
-`run_jobs` loads every job first (any bad job file: nothing is sent), gives each target one
-`SlidingWindowLimiter` at the strictest of its jobs' profiles (Moveworks' rate limit is
-organisation-wide, so jobs running side by side must not each spend the whole budget), runs
+`run_jobs` loads every job first (any bad job file: nothing is sent), gives each target one limiter
+(in-process, or shared through Redis: `mwsync.state`) at the strictest of its jobs' profiles (Moveworks'
+rate limit is organisation-wide, so jobs running side by side must not each spend the whole budget), runs
 `concurrent_batch_executions` jobs at once (the largest among them), and starts the bundled mock server
 on 127.0.0.1 when a job targets `embedded`.
 """
@@ -13,35 +13,41 @@ on 127.0.0.1 when a job targets `embedded`.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .config import Job, load_job, parse_throttle
 from .errors import ConfigError, Interrupted, Problem, ProblemList, TemplateError
-from .journal import JournalBackend, SqliteJournal
+from .journal import JournalBackend
 from .plan import Estimate, PlanSummary, SendOptions, no_journal, plan_pass, send_pass
 from .records import Filtered, Rejected, RenderedMessage
 from .redact import SECRETS, redact
 from .report import JobReport, build_report, plan_warnings
 from .rules import API_DEFAULT_RATE, DEMO_CLIENT, EMBEDDED_RATE_LIMIT
-from .send import Limiter, MoveworksClient, SendSummary, Sender, SlidingWindowLimiter
+from .send import Limiter, MoveworksClient, SendSummary, Sender
 from .send.stop import StopSignal, interrupted_reason, running
 from .sources import iter_rows
+from .state import check_ci_journal, journal_location, open_job_journal, open_limiters
 from .templates import MessageRenderer
 
 
 @dataclass(frozen=True)
 class RunOptions:
-    """Command-line choices for `mwsync run` (see `mwsync run --help`)."""
+    """Command-line choices for `mwsync run` (see `mwsync run --help`). `journal`: a file path or a
+    `postgresql://` URL; `limiter`: a `redis://` URL (None: in-process); `lease_s`: a shared journal's
+    lease (None: 30 s)."""
 
     profile: str | None = None
     throttle: str | None = None
     api_url: str | None = None
-    journal: Path | None = None
+    journal: Path | str | None = None
+    limiter: str | None = None
+    lease_s: float | None = None
     state_dir: Path | None = None
     today: dt.date | None = None
     embedded_rate_limit: str = EMBEDDED_RATE_LIMIT
@@ -71,12 +77,7 @@ def load_jobs(paths: Sequence[str | Path], options: RunOptions, *, check_credent
     return jobs
 
 
-def journal_path(job: Job, options: RunOptions) -> Path:
-    """`--journal PATH` if given, else `<state dir>/journal/<job>.sqlite`, where the state dir is
-    `--state-dir` (env MWSYNC_STATE_DIR) or `.mwsync` beside the job file: the same journal whatever
-    the working directory, so running a job from elsewhere never sends it again."""
-    state_dir = options.state_dir or job.path.resolve().parent / ".mwsync"
-    return options.journal or state_dir / "journal" / f"{job.name}.sqlite"
+journal_path = journal_location  # the name earlier versions exported
 
 
 def reference_date(job: Job, options: RunOptions) -> dt.date:
@@ -109,18 +110,6 @@ class Progress:
         """`job` is done."""
 
 
-def _limiters(jobs: Sequence[Job], stop: StopSignal) -> dict[str, Limiter]:
-    """One limiter per target, at the strictest (lowest calls/s) profile among the jobs using it.
-    Their waits end early when `stop` is set (Ctrl-C), and the session then sends nothing more."""
-    strictest = {}
-    for job in jobs:
-        current = strictest.get(job.subscription.target)
-        if current is None or job.throttle.rate_per_s < current.rate_per_s:
-            strictest[job.subscription.target] = job.throttle
-    return {target: SlidingWindowLimiter(t.limit, t.window_s, sleep=stop.wait, stop=stop)
-            for target, t in strictest.items()}
-
-
 def _embedded(jobs: Sequence[Job], options: RunOptions, stack: ExitStack) -> str | None:
     """Start the bundled mock server when a job needs it; return its URL."""
     if options.send.dry_run or not any(job.subscription.embedded for job in jobs):
@@ -151,11 +140,7 @@ class _Planned:
     plan: PlanSummary
     recovered: int
     started: float
-
-
-def _open_journal(job: Job, options: RunOptions) -> SqliteJournal:
-    return SqliteJournal(journal_path(job, options), target=job.subscription.target, job=job.name,
-                         create=options.new_journal)
+    tally: dict[str, int] = field(default_factory=dict)  # the send pass's: messages left to other runners
 
 
 def _prepare(job: Job, options: RunOptions, stack: ExitStack) -> _Planned:
@@ -164,7 +149,9 @@ def _prepare(job: Job, options: RunOptions, stack: ExitStack) -> _Planned:
     started = time.monotonic()
     job = _as_demo_client(job)
     renderer = MessageRenderer(job, reference_date(job, options))
-    journal = _open_journal(job, options)
+    if not options.send.dry_run:
+        check_ci_journal(job, journal_location(job, options), options)
+    journal = open_job_journal(job, options)
     stack.callback(journal.close)
     recovered = journal.recover()
     plan = plan_pass(rendered(job, renderer), journal.lookup, options.send, label=job.source.label,
@@ -187,11 +174,14 @@ def _send(planned: _Planned, base_url: str | None, limiter: Limiter, options: Ru
         try:
             sender = Sender(client, journal, workers=job.concurrent_connections, name=job.name,
                             progress=lambda b, r: progress.request_done(job, b, r), stop=stop)
-            sent = sender.run(send_pass(rendered(job, planned.renderer), journal.lookup, options.send, plan))
+            claim = functools.partial(journal.claim, resend_unknown=options.send.resend_unknown)
+            sent = sender.run(send_pass(rendered(job, planned.renderer), journal.lookup, options.send, plan,
+                                        claim=claim, tally=planned.tally))
         finally:
             client.close()
     report = build_report(job, plan, sent, journal, time.monotonic() - planned.started,
-                          recovered=planned.recovered, dry_run=options.send.dry_run)
+                          recovered=planned.recovered, dry_run=options.send.dry_run,
+                          elsewhere=planned.tally.get("elsewhere", 0) if sent is not None else plan.elsewhere)
     progress.job_finished(report)
     return report
 
@@ -232,7 +222,6 @@ def run_jobs(paths: Sequence[str | Path], options: RunOptions, progress: Progres
     progress = progress or Progress()
     jobs = load_jobs(paths, options)
     stop = StopSignal()  # Ctrl-C anywhere stops every job: no new request starts
-    limiters = _limiters(jobs, stop)
     parallel = max(job.concurrent_batch_executions for job in jobs)
     with ExitStack() as stack:
         stack.enter_context(running(stop))
@@ -241,10 +230,14 @@ def run_jobs(paths: Sequence[str | Path], options: RunOptions, progress: Progres
         except KeyboardInterrupt:
             raise Interrupted(interrupted_reason() + " while planning; nothing was sent") from None
         embedded_url = _embedded(jobs, options, stack)
+        limiters = open_limiters(jobs, options, stop) if not options.send.dry_run else {}
+        for limiter in limiters.values():
+            if hasattr(limiter, "close"):
+                stack.callback(limiter.close)
 
         def one(item: _Planned) -> JobReport:
             url = item.job.subscription.api_url or embedded_url
-            return _send(item, url, limiters[item.job.subscription.target], options, progress, StopSignal(stop))
+            return _send(item, url, limiters.get(item.job.subscription.target), options, progress, StopSignal(stop))
 
         if parallel == 1 or len(planned) == 1:
             reports = []

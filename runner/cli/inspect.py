@@ -10,7 +10,7 @@ import click
 
 from ..errors import UsageError
 from ..redact import redact
-from .options import JOB_ARG, STATE_DIR, as_date, throttle_options
+from .options import JOB_ARG, JOURNAL, STATE_DIR, as_date, throttle_options
 from .output import failure_line
 
 
@@ -49,7 +49,7 @@ def plan(jobs, profile, throttle, today, as_json) -> None:
 
 def _journal_options(f):
     for option in reversed([
-        click.option("--journal", type=click.Path(dir_okay=False, path_type=Path), help="Journal file."),
+        JOURNAL,
         click.option("--api-url", help="Target whose journal entries to use (default: the job's)."),
         STATE_DIR,
     ]):
@@ -58,14 +58,15 @@ def _journal_options(f):
 
 
 def _open(job, options, exclusive: bool):
-    """The job's journal, or None when it has none yet."""
-    from ..journal import SqliteJournal
-    from ..pipeline import journal_path
+    """`(journal, location)`: the job's journal, or None when it is a file that does not exist yet."""
+    from ..journal import is_database_url
+    from ..state import journal_location, open_job_journal
 
-    path = journal_path(job, options)
-    if not path.exists():
-        return None, path
-    return SqliteJournal(path, target=job.subscription.target, job=job.name, exclusive=exclusive), path
+    location = journal_location(job, options)
+    if not is_database_url(location) and not Path(location).exists():
+        return None, location
+    journal = open_job_journal(job, options, exclusive=exclusive)
+    return journal, journal.location
 
 
 @click.command()
@@ -79,7 +80,7 @@ def status(jobs, journal, api_url, state_dir) -> None:
     for job in load_jobs(jobs, options, check_credentials=False):
         j, path = _open(job, options, exclusive=False)
         if j is None:
-            click.echo(f"{job.name}: no journal yet ({path})")
+            click.echo(f"{job.name}: no journal yet ({path}: this machine only, not shared)")
             continue
         try:
             counts = j.counts()
@@ -88,7 +89,8 @@ def status(jobs, journal, api_url, state_dir) -> None:
         finally:
             j.close()
         fmt = lambda d: ", ".join(f"{k} {v}" for k, v in sorted(d.items())) or "none"  # noqa: E731
-        click.echo(f"{job.name} -> {job.subscription.target} ({path}, not shared)")
+        where = "shared with every runner that names it" if j.shared else "this machine only, not shared"
+        click.echo(redact(f"{job.name} -> {job.subscription.target} (journal {path}: {where})"))
         click.echo(f"  messages:   {fmt(counts['messages'])}")
         click.echo(f"  deliveries: {fmt(counts['deliveries'])}")
         for failure in failures:

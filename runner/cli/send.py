@@ -69,8 +69,8 @@ def _write_reports(report: Path | None, junit: Path | None, reports, error=None)
             click.echo(redact(f"error: {flag} {path}: cannot write the report ({exc.strerror or exc})"), err=True)
 
 
-def _execute(jobs, *, source=None, profile, throttle, today, api_url, journal, dry_run, skip_invalid,
-             resend_unknown, report, junit, embedded_rate_limit, state_dir, new_journal) -> None:
+def _execute(jobs, *, source=None, profile, throttle, today, api_url, journal, limiter, lease_s, dry_run,
+             skip_invalid, resend_unknown, report, junit, embedded_rate_limit, state_dir, new_journal) -> None:
     from ..pipeline import RunOptions, run_jobs
     from ..plan import SendOptions
     from ..report import run_exit_code
@@ -78,7 +78,8 @@ def _execute(jobs, *, source=None, profile, throttle, today, api_url, journal, d
 
     for flag, path in (("--report", report), ("--junit", junit)):
         _check_writable(flag, path)
-    options = RunOptions(profile=profile, throttle=throttle, api_url=api_url, journal=journal, today=as_date(today),
+    options = RunOptions(profile=profile, throttle=throttle, api_url=api_url, journal=journal, limiter=limiter,
+                         lease_s=lease_s, today=as_date(today),
                          embedded_rate_limit=embedded_rate_limit, state_dir=state_dir, source=source,
                          new_journal=new_journal,
                          send=SendOptions(skip_invalid=skip_invalid, resend_unknown=resend_unknown, dry_run=dry_run))

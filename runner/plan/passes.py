@@ -4,10 +4,12 @@
    against the journal (`decide`), count the requests after chunking and coalescing; returns a frozen
    `PlanSummary`. Any invalid row stops the job before anything is sent, unless `skip_invalid`.
 2. `send_pass`: the same stream again, yielding each `Batch` as it fills, skipping the rows the plan
-   found invalid.
+   found invalid. Each message's deliveries are *claimed* (`claim(deliveries) -> the deliveries this
+   runner now holds`) before they enter a batch: with a shared journal, several runners walk the same
+   rows and a delivery another runner claimed first is left to it (counted in `tally["elsewhere"]`).
 
 Both take the rendered stream (`RenderedMessage`, `Filtered`, `Rejected` records, from `mwsync.pipeline`)
-and a journal `lookup(key)`, so they are tested without files, templates or SQLite.
+and a journal `lookup(key)` (and `claim`), so they are tested without files, templates or databases.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from .ledger import KeyLedger
 MAX_PROBLEMS = 50
 Item = RenderedMessage | Filtered | Rejected
 Lookup = Callable[[str], Recorded]
+Claim = Callable[[list[Delivery]], list[Delivery]]
 
 
 def no_journal(key: str) -> Recorded:
@@ -46,7 +49,8 @@ class SendOptions:
 class PlanSummary:
     """What the plan pass found. Messages: `messages` rendered and valid, `to_send` with someone to send to,
     `skipped` already sent, `changed` sent before with other content (not resent), `held` in doubt (not
-    resent), `invalid` rows with problems, `filtered` rows the filter dropped; `duplicates` deliveries
+    resent), `elsewhere` held by another runner right now (a shared journal), `invalid` rows with problems,
+    `filtered` rows the filter dropped; `duplicates` deliveries
     dropped because an earlier row had the same idempotency key and recipient; `recipients` over all
     messages; `requests` after chunking and coalescing. `problems`: the first 50 of `problem_count`;
     `invalid_rows`: every invalid row number (the send pass skips them)."""
@@ -56,6 +60,7 @@ class PlanSummary:
     skipped: int = 0
     changed: int = 0
     held: int = 0
+    elsewhere: int = 0
     invalid: int = 0
     filtered: int = 0
     duplicates: int = 0
@@ -67,12 +72,16 @@ class PlanSummary:
     invalid_rows: frozenset[int] = frozenset()
 
 
+_COUNTED = {"send": "to_send", "skip": "skipped", "changed": "changed", "held": "held", "elsewhere": "elsewhere"}
+
+
 @dataclass
 class _Counts:
     """The plan pass's running counts (private: the pass returns a frozen `PlanSummary`)."""
 
     values: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
-        ("messages", "to_send", "skipped", "changed", "held", "filtered", "duplicates", "recipients", "requests"), 0))
+        ("messages", "to_send", "skipped", "changed", "held", "elsewhere", "filtered", "duplicates", "recipients",
+         "requests"), 0))
     changed_keys: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     problem_count: int = 0
@@ -87,7 +96,7 @@ class _Counts:
 
     def decided(self, message: RenderedMessage, decision: Decision) -> None:
         self.values["recipients"] += len(message.recipients)
-        self.values[{"send": "to_send", "skip": "skipped", "changed": "changed", "held": "held"}[decision.action]] += 1
+        self.values[_COUNTED[decision.action]] += 1
         if decision.action == "changed" and len(self.changed_keys) < MAX_PROBLEMS:
             self.changed_keys.append(message.key)
 
@@ -139,7 +148,10 @@ def _checked(items: Iterable[Item], label: str, counts: _Counts | None,
 
 
 def _batches(messages: Iterable[RenderedMessage], lookup: Lookup, options: SendOptions,
-             counts: _Counts | None) -> Iterator[Batch]:
+             counts: _Counts | None, claim: Claim | None = None, tally: dict[str, int] | None = None
+             ) -> Iterator[Batch]:
+    """Decide each message, claim its deliveries (send pass only: `claim`), batch what this runner holds.
+    `tally["elsewhere"]` counts messages another runner held, at the decision or at the claim."""
     batcher = Batcher()
     for message in messages:
         decision = decide(message.recipients, message.content_hash, lookup(message.key),
@@ -147,6 +159,12 @@ def _batches(messages: Iterable[RenderedMessage], lookup: Lookup, options: SendO
         if counts is not None:
             counts.decided(message, decision)
         deliveries = [Delivery(message.key, r, message.content_hash, message.row) for r in decision.recipients]
+        lost = decision.action == "elsewhere"
+        if claim is not None and deliveries:
+            held = claim(deliveries)
+            lost, deliveries = len(held) < len(deliveries), held
+        if lost and tally is not None:
+            tally["elsewhere"] = tally.get("elsewhere", 0) + 1
         yield from batcher.add(message, deliveries)
     yield from batcher.flush()
 
@@ -166,7 +184,10 @@ def plan_pass(items: Iterable[Item], lookup: Lookup, options: SendOptions, *, la
     return summary
 
 
-def send_pass(items: Iterable[Item], lookup: Lookup, options: SendOptions, plan: PlanSummary) -> Iterator[Batch]:
+def send_pass(items: Iterable[Item], lookup: Lookup, options: SendOptions, plan: PlanSummary,
+              claim: Claim | None = None, tally: dict[str, int] | None = None) -> Iterator[Batch]:
     """Every request the job needs now, as `Batch`es (<= 500 recipients, identical content coalesced), rows
-    the `plan` found invalid left out."""
-    return _batches(_checked(items, "", None, plan.invalid_rows), lookup, options, None)
+    the `plan` found invalid left out, and only the deliveries `claim` granted this runner (None: all).
+    `tally["elsewhere"]`, when given, counts messages left to other runners. `claim` raises what the
+    journal raises (`JournalError`)."""
+    return _batches(_checked(items, "", None, plan.invalid_rows), lookup, options, None, claim, tally)
