@@ -66,13 +66,14 @@ class RedisLimiter:
 
     `limit` calls per `window_s` seconds; `margin_s` extra per window (default `default_margin_s`);
     `inflight_s`: seconds after which a slot never completed counts as completed (>= the request deadline);
-    `stop`: once set, a waiting `acquire` raises `Interrupted`. Raises `UsageError` when redis-py is
+    `stop`: once set, a waiting `acquire` raises `Interrupted`; `waiter_ttl_s`: seconds a waiter that stops
+    polling keeps its place in the queue. Raises `UsageError` when redis-py is
     missing, `LimiterUnavailable` when Redis cannot be reached (here or at any later call).
     """
 
     def __init__(self, url: str, target: str, limit: int, window_s: float, *, margin_s: float | None = None,
                  inflight_s: float = 120.0, stop: threading.Event | None = None,
-                 sleep: Callable[[float], None] | None = None):
+                 sleep: Callable[[float], None] | None = None, waiter_ttl_s: float = WAITER_TTL_S):
         try:
             import redis
         except ImportError:
@@ -83,7 +84,7 @@ class RedisLimiter:
         self.location = url_without_password(url)
         self.limit, self.window_s = limit, float(window_s)
         self.margin_s = default_margin_s(window_s) if margin_s is None else margin_s
-        self.inflight_s = inflight_s
+        self.inflight_s, self.waiter_ttl_s = inflight_s, waiter_ttl_s
         self._stop = stop
         self._sleep = sleep or (stop.wait if stop is not None else time.sleep)
         self._broken: LimiterUnavailable | None = None
@@ -123,10 +124,10 @@ class RedisLimiter:
                     raise Interrupted("the run was interrupted before this request was sent")
                 granted, value = self._scripts["acquire"](keys=self._keys, args=[
                     ticket, self.limit, int(self.window_s * 1e6), int(self.margin_s * 1e6), int(self.inflight_s * 1e6),
-                    int(WAITER_TTL_S * 1e6), self._idle_ms])
+                    int(self.waiter_ttl_s * 1e6), self._idle_ms])
                 if granted:
                     return RedisSlot(self, int(value), time.monotonic() - began)
-                self._sleep(POLL_S if value < 0 else min(value / 1e6, WAITER_TTL_S / 4))
+                self._sleep(POLL_S if value < 0 else min(value / 1e6, self.waiter_ttl_s / 4))
         except self._errors as exc:
             self._broken = self._broken or self._unavailable(exc, "nothing more is sent")
             raise self._broken from None
