@@ -50,9 +50,9 @@ def send_body(recipients: int) -> bytes:
 
 
 def start_server(loop: str) -> tuple[subprocess.Popen, str]:
-    """Run the mock in a subprocess with a rate limit that never bites; returns (process, base URL)."""
+    """Run the mock in a subprocess with no rate limit (default --keep-messages); returns (process, base URL)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mwsync.mock_server", "--port", "0", "--rate-limit", "1000000000/60", "--loop", loop],
+        [sys.executable, "-m", "mwsync.mock_server", "--port", "0", "--no-rate-limit", "--loop", loop],
         cwd=REPO, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     line = proc.stdout.readline()

@@ -59,7 +59,8 @@ class MockProcess:
         return self.api.stats()
 
     def messages(self) -> list[dict]:
-        """`/_mock/messages`: every accepted send (event_id, message, recipients, context), arrival order."""
+        """Every kept accepted send (event_id, message, recipients, context), arrival order: all pages of
+        `/_mock/messages` (the server keeps the last 100,000 by default; `stats()["messages"]` counts all)."""
         return self.api.messages()
 
     def arrivals_s(self, admitted_only: bool = True) -> list[float]:

@@ -12,7 +12,8 @@ from typing import Any
 
 import click
 
-from .faults import FAIL_STATUSES, LATENCY_TARGETS, TOKEN_FAIL_STATUSES
+from .faults import ACCEPT_FAIL_STATUSES, FAIL_STATUSES, LATENCY_TARGETS, TOKEN_FAIL_STATUSES
+from .ledger import DEFAULT_KEEP_MESSAGES
 from .server import MockServer
 from .settings import (
     RATE_LIMIT_ALGORITHMS,
@@ -22,6 +23,7 @@ from .settings import (
 )
 
 DEFAULT_PORT = 8765
+DEFAULT_RATE_LIMIT = "120/60"  # Moveworks' default: 120 requests per minute for the organization
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 
 
@@ -38,15 +40,32 @@ def _parse_clients(ctx: click.Context, param: click.Parameter, values: tuple[str
 FAULT_OPTIONS = [
     click.option("--fail-rate", type=click.FloatRange(0, 1), help="Fraction of sends answered with --fail-status."),
     click.option("--fail-next", type=click.IntRange(0), help="Answer the next N sends with --fail-status."),
-    click.option("--fail-status", type=click.Choice([str(s) for s in FAIL_STATUSES]), help="Status for failed sends [500]."),
-    click.option("--drop-rate", type=click.FloatRange(0, 1), help="Fraction of sends whose connection is closed, unrecorded."),
+    click.option("--fail-status", type=click.Choice([str(s) for s in FAIL_STATUSES]),
+                 help="Status for failed sends [500]."),
+    click.option("--drop-rate", type=click.FloatRange(0, 1),
+                 help="Fraction of sends whose connection is closed, unrecorded."),
     click.option("--drop-next", type=click.IntRange(0), help="Close the connection on the next N sends, unrecorded."),
-    click.option("--lose-reply-next", type=click.IntRange(0), help="Record the next N accepted sends, then close without a reply."),
+    click.option("--lose-reply-next", type=click.IntRange(0),
+                 help="Record the next N accepted sends, then close without a reply."),
+    click.option("--accept-fail-next", type=click.IntRange(0),
+                 help="Record the next N accepted sends, then answer --accept-fail-status."),
+    click.option("--accept-fail-rate", type=click.FloatRange(0, 1),
+                 help="Fraction of accepted sends answered --accept-fail-status (1 = always)."),
+    click.option("--accept-fail-status", type=click.Choice([str(s) for s in ACCEPT_FAIL_STATUSES]),
+                 help="Status after an accepted send [500]."),
+    click.option("--drip-interval-ms", type=click.FloatRange(0), help="Write reply bodies one byte per MS."),
+    click.option("--drip-on", type=click.Choice(LATENCY_TARGETS), help="Where dripping applies [send]."),
+    click.option("--token-expires-in-raw", metavar="JSON",
+                 help="JSON text sent as expires_in (e.g. '\"soon\"', 1e400, null)."),
+    click.option("--token-omit-expires-in", is_flag=True, help="Token answers carry no expires_in."),
+    click.option("--echo-request-in-errors", is_flag=True,
+                 help="Hostile server: error messages quote the request body and Authorization."),
     click.option("--fault-latency-ms", type=click.FloatRange(0), help="Extra fixed latency (ms) from faults."),
     click.option("--fault-latency-jitter-ms", type=click.FloatRange(0), help="Extra random latency 0..MS."),
     click.option("--fault-latency-on", type=click.Choice(LATENCY_TARGETS), help="Where fault latency applies [send]."),
     click.option("--token-fail-next", type=click.IntRange(0), help="Refuse the next N token requests."),
-    click.option("--token-fail-status", type=click.Choice([str(s) for s in TOKEN_FAIL_STATUSES]), help="Status for refused token requests [500]."),
+    click.option("--token-fail-status", type=click.Choice([str(s) for s in TOKEN_FAIL_STATUSES]),
+                 help="Status for refused token requests [500]."),
     click.option("--force-429-next", type=click.IntRange(0), help="Answer the next N API requests with 429."),
     click.option("--force-429-retry-after-s", type=click.IntRange(1), help="Retry-After on forced 429s [1]."),
     click.option("--force-429-no-retry-after", is_flag=True, help="Send forced 429s without Retry-After."),
@@ -54,6 +73,10 @@ FAULT_OPTIONS = [
 FAULT_FIELDS_BY_DEST = {
     "fail_rate": "fail_rate", "fail_next": "fail_next", "fail_status": "fail_status",
     "drop_rate": "drop_rate", "drop_next": "drop_next", "lose_reply_next": "lose_reply_next",
+    "accept_fail_next": "accept_fail_next", "accept_fail_rate": "accept_fail_rate",
+    "accept_fail_status": "accept_fail_status", "drip_interval_ms": "drip_interval_ms", "drip_on": "drip_on",
+    "token_expires_in_raw": "token_expires_in_raw", "token_omit_expires_in": "token_omit_expires_in",
+    "echo_request_in_errors": "echo_request_in_errors",
     "fault_latency_ms": "latency_ms", "fault_latency_jitter_ms": "latency_jitter_ms",
     "fault_latency_on": "latency_on", "token_fail_next": "token_fail_next",
     "token_fail_status": "token_fail_status", "force_429_next": "force_429_next",
@@ -66,7 +89,7 @@ def _fault_spec(options: dict[str, Any]) -> dict[str, Any]:
     """Pop the fault flags out of `options`; return the spec of those given (field names of `FaultSpec`)."""
     given = {dest: options.pop(dest) for dest in FAULT_FIELDS_BY_DEST}
     spec = {FAULT_FIELDS_BY_DEST[dest]: value for dest, value in given.items() if value not in (None, False)}
-    for name in ("fail_status", "token_fail_status"):
+    for name in ("fail_status", "token_fail_status", "accept_fail_status"):
         if name in spec:
             spec[name] = int(spec[name])
     if spec.pop("force_429_no_retry_after", False):
@@ -82,13 +105,16 @@ def _with_fault_options(command: Any) -> Any:
 
 @click.command(name="mock-server", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind (loopback unless told).")
-@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535), help="0 = any free port.")
-@click.option("--rate-limit", default="120/60", show_default=True, metavar="N/S", help="N API requests per S seconds, org-wide.")
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535),
+              help="0 = any free port.")
+@click.option("--rate-limit", metavar="N/S", help="N API requests per S seconds, org-wide.  [default: 120/60]")
+@click.option("--no-rate-limit", is_flag=True, help="No rate limit at all (and no X-RateLimit-* headers).")
 @click.option("--rate-limit-algorithm", type=click.Choice(RATE_LIMIT_ALGORITHMS), default="sliding", show_default=True)
 @click.option("--no-rate-limit-headers", is_flag=True, help="Send no X-RateLimit-* or Retry-After headers.")
 @click.option("--token-ttl", "token_ttl_s", type=click.FloatRange(0), default=3600.0, show_default=True, metavar="S")
 @click.option("--client", "clients", multiple=True, callback=_parse_clients, metavar="ID:SECRET",
-              envvar="MOCK_SERVER_CLIENTS", help="Accepted client credentials (repeatable) [mwsync-demo:mwsync-demo-secret].")
+              envvar="MOCK_SERVER_CLIENTS",
+              help="Accepted client credentials (repeatable) [mwsync-demo:mwsync-demo-secret].")
 @click.option("--api-key", "api_keys", multiple=True, metavar="KEY", help="Static bearer key accepted (repeatable).")
 @click.option("--event", "events", multiple=True, metavar="UUID", help="Known event id (repeatable); none = any UUID.")
 @click.option("--users", "users_file", type=click.Path(exists=True, dir_okay=False), help="Recipient allow-list file.")
@@ -101,6 +127,16 @@ def _with_fault_options(command: Any) -> Any:
               help="Event loop (auto = uvloop when installed).")
 @click.option("--request-log-size", type=click.IntRange(1), default=1000, show_default=True,
               help="Requests kept for /_mock/requests (raise it to time long runs).")
+@click.option("--keep-messages", type=click.IntRange(0), default=DEFAULT_KEEP_MESSAGES, show_default=True,
+              help="Message bodies kept for /_mock/messages; counts and verification cover every message.")
+@click.option("--log-headers", is_flag=True, help="Request log keeps headers (secrets redacted).")
+@click.option("--log-bodies", is_flag=True, help="Request log keeps request and response bodies (secrets redacted).")
+@click.option("--scenario", type=click.Path(exists=True, dir_okay=False),
+              help="Scenario rules (YAML, docs/mock-server.md).")
+@click.option("--proxy-to", metavar="URL",
+              help="Forward API requests to this real API URL, checked against the contract.")
+@click.option("--record-to", type=click.Path(dir_okay=False),
+              help="With --proxy-to: write what passed as a cassette here.")
 @_with_fault_options
 def main(**options: Any) -> None:
     """Run a mock Moveworks Events API server until Ctrl-C or SIGTERM: token, auth test and sends as the
@@ -108,6 +144,11 @@ def main(**options: Any) -> None:
     faults = _fault_spec(options)
     users_file = options.pop("users_file")
     options["rate_limit_headers"] = not options.pop("no_rate_limit_headers")
+    if options.pop("no_rate_limit"):
+        if options["rate_limit"] is not None:
+            raise click.UsageError("give --rate-limit N/S or --no-rate-limit, not both")
+    else:
+        options["rate_limit"] = options["rate_limit"] or DEFAULT_RATE_LIMIT
     options["events"] = options["events"] or None
     try:
         options["users"] = load_users_file(users_file) if users_file else None
@@ -129,13 +170,20 @@ def main(**options: Any) -> None:
 def _announce(server: MockServer, url: str, faults: dict[str, Any]) -> None:
     settings = server.settings
     click.echo(f"Mock Moveworks API listening on {url}")
+    rate = settings.rate_limit
+    limit = f"{rate.limit}/{rate.window_s:g}s {settings.rate_limit_algorithm}" if rate else "off"
     click.echo(
-        f"  rate limit {settings.rate_limit.limit}/{settings.rate_limit.window_s:g}s {settings.rate_limit_algorithm}, "
-        f"token TTL {settings.token_ttl_s:g}s, token request {settings.token_request}, "
-        f"response {settings.token_response}, clients: {', '.join(settings.clients)}"
+        f"  rate limit {limit}, keep {settings.keep_messages} messages, token TTL {settings.token_ttl_s:g}s, "
+        f"token request {settings.token_request}, response {settings.token_response}, "
+        f"clients: {', '.join(settings.clients)}"
     )
     if faults:
         click.echo(f"  faults: {faults}")
+    if settings.scenario:
+        click.echo(f"  scenario: {len(settings.scenario)} rule(s)")
+    if settings.proxy_to:
+        record = f", recording to {settings.record_to}" if settings.record_to else ""
+        click.echo(f"  proxy to {settings.proxy_to}{record}")
     click.echo("  Ctrl-C to stop")
     sys.stdout.flush()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -36,7 +37,12 @@ NOT_FOUND = "NOT_FOUND"
 METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
 PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
 TOO_MANY_REQUESTS = "TOO_MANY_REQUESTS"
-STATUS_CODES = {500: "INTERNAL_SERVER_ERROR", 502: "BAD_GATEWAY", 503: "SERVICE_UNAVAILABLE", 403: FORBIDDEN}
+STATUS_CODES = {500: "INTERNAL_SERVER_ERROR", 502: "BAD_GATEWAY", 503: "SERVICE_UNAVAILABLE", 504: "GATEWAY_TIMEOUT",
+                403: FORBIDDEN}
+DEFAULT_CODES = {400: BAD_REQUEST, 401: UNAUTHENTICATED, 403: FORBIDDEN, 404: NOT_FOUND, 405: METHOD_NOT_ALLOWED,
+                 413: PAYLOAD_TOO_LARGE, 429: TOO_MANY_REQUESTS, **STATUS_CODES}
+"""The stable code a status gets when a fault or a scenario rule names only the status (`HTTP_<n>` otherwise)."""
+LONE_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 
 TOKEN_VALIDATION_FAILED = "Token validation failed"  # Moveworks' 401 text (troubleshooting page)
 JSON_PARSE_FAILED = "Parsing of json payload failed"
@@ -84,12 +90,35 @@ def check_event_id(event_id: str, known_events: Collection[str] | None) -> str:
     return canonical
 
 
+def code_for(status: int) -> str:
+    """The stable error code for `status` (see `DEFAULT_CODES`)."""
+    return DEFAULT_CODES.get(status, f"HTTP_{status}")
+
+
 def parse_json(raw: bytes) -> object:
-    """Decode a UTF-8 JSON body; 400 `BAD_REQUEST` "Parsing of json payload failed" on any failure."""
+    """Decode a UTF-8 JSON body; 400 `BAD_REQUEST` "Parsing of json payload failed" on any failure.
+
+    JSON text may escape a lone UTF-16 surrogate (`"\\ud800"`); that is no Unicode character, so no UTF-8
+    answer could echo it back: such a body is refused like any unparsable one (RFC 8259 §8.2).
+    """
     try:
-        return json.loads(raw)
+        doc = json.loads(raw)
     except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise bad_request(JSON_PARSE_FAILED) from None
+    if (b"\\ud" in raw or b"\\uD" in raw) and _has_lone_surrogate(doc):
+        raise bad_request(f"{JSON_PARSE_FAILED}: a string holds a lone UTF-16 surrogate (\\ud800-\\udfff), "
+                          "which is not valid Unicode")
+    return doc
+
+
+def _has_lone_surrogate(node: object) -> bool:
+    if isinstance(node, str):
+        return LONE_SURROGATE_RE.search(node) is not None
+    if isinstance(node, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in node.items())
+    if isinstance(node, list):
+        return any(_has_lone_surrogate(item) for item in node)
+    return False
 
 
 def check_send_payload(doc: object, users: Collection[str] | None) -> SendPayload:

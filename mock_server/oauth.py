@@ -16,11 +16,11 @@ import urllib.parse
 
 from .contract import (
     INCORRECT_DATA_TYPE,
-    JSON_PARSE_FAILED,
     UNAUTHENTICATED,
     UNSUPPORTED_GRANT_TYPE,
     ApiError,
     bad_request,
+    parse_json,
 )
 
 FORM = "application/x-www-form-urlencoded"
@@ -52,18 +52,15 @@ def _parse_form(raw: bytes) -> dict[str, str]:
         pairs = urllib.parse.parse_qsl(raw.decode("utf-8"), keep_blank_values=True)
     except (UnicodeDecodeError, ValueError):
         raise bad_request("form body is not valid UTF-8 form encoding") from None
-    names = [name for name, _ in pairs]
+    names = [name for name, _ in pairs if name in REQUIRED_FIELDS]
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
         raise bad_request(f"form fields must not repeat (RFC 6749 §3.2): {', '.join(repeated)}")
-    return dict(pairs)
+    return {name: value for name, value in pairs if name in REQUIRED_FIELDS}
 
 
 def _parse_json_object(raw: bytes) -> dict[str, str]:
-    try:
-        doc = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise bad_request(JSON_PARSE_FAILED) from None
+    doc = parse_json(raw)
     if not isinstance(doc, dict):
         raise bad_request(f"{INCORRECT_DATA_TYPE}: the body must be a JSON object")
     wrong = [name for name in REQUIRED_FIELDS if name in doc and not isinstance(doc[name], str)]
@@ -108,8 +105,16 @@ def _decode_basic(encoded: str) -> dict[str, str]:
     return {"client_id": urllib.parse.unquote_plus(client_id), "client_secret": urllib.parse.unquote_plus(secret)}
 
 
-def token_response(token: str, ttl_s: float, shape: str) -> dict[str, object]:
-    """The token answer: `{"access_token", "expires_in" (seconds), "token_type": "Bearer"}`, or in `data`."""
-    expires_in: float = int(ttl_s) if float(ttl_s).is_integer() else ttl_s
-    body: dict[str, object] = {"access_token": token, "expires_in": expires_in, "token_type": "Bearer"}
-    return {"data": body} if shape == "wrapped" else body
+def token_response(
+    token: str, ttl_s: float, shape: str, expires_in_raw: str | None = None, omit_expires_in: bool = False
+) -> bytes:
+    """The token answer as JSON bytes: `{"access_token", "expires_in" (seconds), "token_type": "Bearer"}`, or
+    the same in `{"data": ...}`. `expires_in_raw`: JSON text written verbatim instead of the TTL (a fault:
+    `"\\"soon\\""`, `1e400`, `null`); `omit_expires_in` leaves the field out."""
+    expires_in = json.dumps(int(ttl_s) if float(ttl_s).is_integer() else ttl_s)
+    fields = [f'"access_token": {json.dumps(token)}']
+    if not omit_expires_in:
+        fields.append(f'"expires_in": {expires_in if expires_in_raw is None else expires_in_raw}')
+    fields.append('"token_type": "Bearer"')
+    body = "{" + ", ".join(fields) + "}"
+    return (f'{{"data": {body}}}' if shape == "wrapped" else body).encode("utf-8")

@@ -13,6 +13,7 @@ half-open span of `window_s` seconds, exactly, for `/_mock/stats` `max_requests_
 from __future__ import annotations
 
 import math
+from array import array
 from collections import deque
 from dataclasses import dataclass
 
@@ -102,23 +103,30 @@ class PeakCounter:
     """Exact maximum number of arrivals in any half-open span `(t - window_s, t]`.
 
     The maximum over all spans is reached by a span ending at an arrival, so checking the count
-    at each arrival is exact (not per fixed bucket). Memory: the arrivals of the last `window_s`.
+    at each arrival is exact (not per fixed bucket). Memory: 8 bytes per arrival of the last `window_s`
+    (a packed array of floats, compacted as the window slides).
     """
 
     def __init__(self, window_s: float) -> None:
         self.window_s = window_s
         self.peak = 0
-        self._arrivals: deque[float] = deque()
+        self.reset()
 
     def arrive(self, now: float) -> None:
         """Record one arrival at `now`; arrivals must come in non-decreasing time order."""
         arrivals = self._arrivals
         arrivals.append(now)
-        while arrivals[0] <= now - self.window_s:
-            arrivals.popleft()
-        if len(arrivals) > self.peak:
-            self.peak = len(arrivals)
+        head, horizon = self._head, now - self.window_s
+        while arrivals[head] <= horizon:
+            head += 1
+        if head > 4096 and head * 2 > len(arrivals):
+            del arrivals[:head]
+            head = 0
+        self._head = head
+        if len(arrivals) - head > self.peak:
+            self.peak = len(arrivals) - head
 
     def reset(self) -> None:
         self.peak = 0
-        self._arrivals.clear()
+        self._arrivals = array("d")
+        self._head = 0

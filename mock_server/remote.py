@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from datetime import datetime
 from typing import Any
 
 TIMEOUT_S = 30.0
+PAGE_SIZE = 5000  # messages per `/_mock/messages` page (the server allows up to 10,000)
 
 
 class MockUnreachable(Exception):
@@ -53,12 +55,30 @@ class MockClient:
         return self.document("/_mock/stats")
 
     def messages(self) -> list[dict]:
-        """`/_mock/messages`: accepted sends (event_id, message, recipients, context, received_at), in order."""
-        return self.document("/_mock/messages")["messages"]
+        """Every kept accepted send (seq, event_id, message, recipients, context, received_at, ...), in arrival
+        order: all pages of `/_mock/messages`. A server keeps the last `--keep-messages`; compare
+        `stats()["messages_kept"]` with `stats()["messages"]` to know whether some were let go."""
+        out: list[dict] = []
+        after: int | None = 0
+        while after is not None:
+            page = self.document(f"/_mock/messages?limit={PAGE_SIZE}&after={after}")
+            out += page["messages"]
+            after = page.get("next_after")
+        return out
 
-    def requests(self) -> list[dict]:
-        """`/_mock/requests`: the request log (method, path, status, at, duration_ms), newest last."""
-        return self.document("/_mock/requests")["requests"]
+    def requests(self, limit: int | None = None, **filters: Any) -> list[dict]:
+        """`/_mock/requests`: the request log (method, path, status, at, duration_ms, event_id, recipients),
+        newest last; `filters`: path, method, status, event_id, recipient."""
+        return self.document("/_mock/requests" + _query(limit=limit, **filters))["requests"]
+
+    def verify(self, **filters: Any) -> dict:
+        """`/_mock/verify`: `{"messages": accepted sends matching event_id/recipient (every message),
+        "requests": matching API requests in the log, "requests_complete", "match"}`."""
+        return self.document("/_mock/verify" + _query(**filters))
+
+    def count(self, event_id: str | None = None, recipient: str | None = None) -> int:
+        """Accepted sends for `event_id` and/or to `recipient`, over every message since the last reset."""
+        return self.verify(event_id=event_id, recipient=recipient)["messages"]
 
     def set_faults(self, **faults: Any) -> dict:
         """POST `/_mock/faults` (e.g. `latency_ms=200, latency_on="send"`); returns the active faults."""
@@ -73,6 +93,11 @@ class MockClient:
         completion time `at` minus its `duration_ms`, sorted; `admitted_only` leaves out 429s."""
         return sorted(epoch_s(e["at"]) - e["duration_ms"] / 1000.0 for e in self.requests()
                       if not admitted_only or e["status"] != 429)
+
+
+def _query(**params: Any) -> str:
+    given = {name: value for name, value in params.items() if value is not None}
+    return "?" + urllib.parse.urlencode(given) if given else ""
 
 
 def epoch_s(stamp: str) -> float:

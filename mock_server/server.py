@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -21,6 +22,8 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .app import create_app
 from .gateway import ABORT_EXTENSION
+from .ledger import DEFAULT_KEEP_MESSAGES
+from .requestlog import FILTERS
 from .settings import MockSettings
 from .state import MockState
 
@@ -63,8 +66,11 @@ class MockServer:
     """A mock Moveworks API server; see docs/mock-server.md for every option, status and error code.
 
     Keyword options follow `MockSettings` (units in names: `window_s`, `token_ttl_s`, `latency_ms`).
-    `rate_limit`: `(limit, window_s)` or `"limit/window_s"`; `faults`: initial fault spec (see `faults`);
-    `clock`: monotonic seconds for token expiry and the rate-limit window (tests inject a fake one).
+    `rate_limit`: `(limit, window_s)` or `"limit/window_s"`, None = no limit; `faults`: initial fault spec
+    (see `faults`); `clock`: monotonic seconds for token expiry and the rate-limit window (tests inject a
+    fake one); `keep_messages`: message bodies kept (counts cover all); `log_headers`/`log_bodies`: what the
+    request log keeps, redacted; `scenario`: rules or a YAML file (see `scenario`); `proxy_to`: forward API
+    requests to this real API URL; `record_to`: with `proxy_to`, write what passed as a cassette there.
     Raises `ValueError` for bad options, `OSError` when the address cannot be bound (at `start`).
     """
 
@@ -72,7 +78,7 @@ class MockServer:
         self,
         host: str = "127.0.0.1",
         port: int = 0,
-        rate_limit: tuple[int, float] | str = (120, 60.0),
+        rate_limit: tuple[int, float] | str | None = (120, 60.0),
         rate_limit_algorithm: str = "sliding",
         rate_limit_headers: bool = True,
         token_ttl_s: float = 3600.0,
@@ -89,6 +95,12 @@ class MockServer:
         faults: Mapping[str, Any] | None = None,
         clock: Callable[[], float] | None = None,
         request_log_size: int = 1000,
+        keep_messages: int = DEFAULT_KEEP_MESSAGES,
+        log_headers: bool = False,
+        log_bodies: bool = False,
+        scenario: str | Path | Iterable[Mapping[str, Any]] | None = None,
+        proxy_to: str | None = None,
+        record_to: str | Path | None = None,
         loop: str = "auto",
     ) -> None:
         self.settings = MockSettings.build(
@@ -96,7 +108,8 @@ class MockServer:
             rate_limit_headers=rate_limit_headers, token_ttl_s=token_ttl_s, clients=clients, api_keys=api_keys,
             events=events, users=users, token_request=token_request, token_response=token_response,
             allow_basic_auth=allow_basic_auth, latency_ms=latency_ms, seed=seed, clock=clock,
-            request_log_size=request_log_size,
+            request_log_size=request_log_size, keep_messages=keep_messages, log_headers=log_headers,
+            log_bodies=log_bodies, scenario=scenario, proxy_to=proxy_to, record_to=record_to,
         )  # fmt: skip
         self.state = MockState(self.settings)
         if faults:
@@ -147,7 +160,7 @@ class MockServer:
         config = uvicorn.Config(
             create_app(self.state), http=AbortableHttpToolsProtocol, loop=self._loop, ws="none",
             lifespan="off", access_log=False, log_config=None, log_level="warning", server_header=False,
-            timeout_keep_alive=30, timeout_graceful_shutdown=2,
+            proxy_headers=False, timeout_keep_alive=30, timeout_graceful_shutdown=2,
         )  # fmt: skip
         self._server = uvicorn.Server(config)
         return self._server, sock
@@ -180,16 +193,26 @@ class MockServer:
 
     # -- inspection and control (same documents as the /_mock/ endpoints) ---------------------------------
     def messages(self) -> list[dict[str, Any]]:
-        """Accepted sends in arrival order == `GET /_mock/messages` `messages`."""
+        """Every kept accepted send (the last `keep_messages`), arrival order == all pages of `/_mock/messages`."""
         return self.state.messages()
+
+    def count(self, event_id: str | None = None, recipient: str | None = None) -> int:
+        """Accepted sends for `event_id` and/or to `recipient` (case-blind), over every message since the last
+        reset, kept or not == `GET /_mock/verify?...` `messages`."""
+        return self.state.count(event_id, recipient)
+
+    def verify(self, **filters: Any) -> dict[str, Any]:
+        """== `GET /_mock/verify`: `filters` are `path`, `method`, `status`, `event_id`, `recipient`."""
+        return self.state.verify(**{name: filters.get(name) for name in FILTERS} | _known(filters))
 
     def stats(self) -> dict[str, Any]:
         """== `GET /_mock/stats`."""
         return self.state.stats()
 
-    def requests(self, limit: int | None = None) -> list[dict[str, Any]]:
-        """Last `limit` API requests (method, path, status, duration_ms, at) == `GET /_mock/requests`."""
-        return self.state.request_log(limit)
+    def requests(self, limit: int | None = None, **filters: Any) -> list[dict[str, Any]]:
+        """Last `limit` API requests matching `filters` (`path`, `method`, `status`, `event_id`, `recipient`)
+        == `GET /_mock/requests`."""
+        return self.state.request_log(limit, **_known(filters))
 
     def reset(self) -> None:
         """== `POST /_mock/reset`: clears messages, stats, tokens, the rate-limit window and faults."""
@@ -206,3 +229,11 @@ class MockServer:
     def revoke_tokens(self, client_id: str | None = None) -> int:
         """== `POST /_mock/revoke-tokens`: revoke live tokens (of one client when given); returns how many."""
         return self.state.revoke_tokens(client_id)
+
+
+def _known(filters: Mapping[str, Any]) -> dict[str, Any]:
+    """`filters` checked against `requestlog.FILTERS`; raises `ValueError` naming an unknown one."""
+    unknown = sorted(set(filters) - set(FILTERS))
+    if unknown:
+        raise ValueError(f"unknown filter(s) {', '.join(unknown)} (valid: {', '.join(FILTERS)})")
+    return dict(filters)

@@ -15,8 +15,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..rate import Rate
+from ..rate import Rate, is_rate
 from ..rules import API_DEFAULT_RATE, DEMO_CLIENT
+from .ledger import DEFAULT_KEEP_MESSAGES
+from .scenario import Rule, load_scenario, parse_rules
 
 DEFAULT_CLIENTS: Mapping[str, str] = dict([DEMO_CLIENT])
 """Client credentials accepted when the caller gives none (`client_id` -> `client_secret`)."""
@@ -24,21 +26,26 @@ DEFAULT_CLIENTS: Mapping[str, str] = dict([DEMO_CLIENT])
 RATE_LIMIT_ALGORITHMS = ("sliding", "fixed")
 TOKEN_REQUEST_FORMATS = ("form", "json", "both")
 TOKEN_RESPONSE_SHAPES = ("plain", "wrapped")
+PEAK_WINDOW_S = 60.0
+"""The span `max_requests_in_window` is measured over when the rate limit is off (Moveworks' minute)."""
 
 
 @dataclass(frozen=True)
 class MockSettings:
     """Normalized start-up settings of one mock server.
 
-    `rate_limit`: calls per `window_s` over all API requests (Moveworks default 120 per 60 s, org-wide);
+    `rate_limit`: calls per `window_s` over all API requests (Moveworks default 120 per 60 s, org-wide),
+    None = no limit;
     `token_ttl_s`: access-token lifetime in seconds; `events`: lower-case UUID strings or None (any UUID);
     `users`: lower-case e-mail allow-list or None; `latency_ms`: added to every send request;
-    `clock`: monotonic seconds, injectable for tests; `request_log_size`: entries kept for /_mock/requests.
+    `clock`: monotonic seconds, injectable for tests; `request_log_size`: entries kept for /_mock/requests;
+    `keep_messages`: message bodies kept; `log_headers` / `log_bodies`: what the request log keeps (redacted);
+    `scenario`: start-up scenario rules; `proxy_to`: a real API URL to forward to; `record_to`: cassette path.
     """
 
     host: str = "127.0.0.1"
     port: int = 0
-    rate_limit: Rate = API_DEFAULT_RATE
+    rate_limit: Rate | None = API_DEFAULT_RATE
     rate_limit_algorithm: str = "sliding"
     rate_limit_headers: bool = True
     token_ttl_s: float = 3600.0
@@ -53,6 +60,12 @@ class MockSettings:
     seed: int | None = None
     clock: Callable[[], float] = time.monotonic
     request_log_size: int = 1000
+    keep_messages: int = DEFAULT_KEEP_MESSAGES
+    log_headers: bool = False
+    log_bodies: bool = False
+    scenario: tuple[Rule, ...] = ()
+    proxy_to: str | None = None
+    record_to: Path | None = None
 
     @classmethod
     def build(cls, **kwargs: object) -> MockSettings:
@@ -71,11 +84,9 @@ def _normalize(values: dict[str, object], problems: list[str]) -> None:
         values["clients"] = dict(DEFAULT_CLIENTS)
     else:
         values["clients"] = {str(k): str(v) for k, v in dict(values["clients"]).items()}  # type: ignore[call-overload]
-    if "rate_limit" in values:
-        try:
-            values["rate_limit"] = Rate.parse(values["rate_limit"])
-        except ValueError as exc:
-            problems.append(f"rate_limit: {exc}")
+    if values.get("rate_limit") is not None:
+        values["rate_limit"] = _rate_limit(values["rate_limit"], problems)
+    _normalize_extras(values, problems)
     _check_choice(values, "rate_limit_algorithm", RATE_LIMIT_ALGORITHMS, problems)
     _check_choice(values, "token_request", TOKEN_REQUEST_FORMATS, problems)
     _check_choice(values, "token_response", TOKEN_RESPONSE_SHAPES, problems)
@@ -91,6 +102,46 @@ def _normalize(values: dict[str, object], problems: list[str]) -> None:
         values["clock"] = time.monotonic
     if values.get("port") is not None and not 0 <= int(values["port"]) <= 65535:  # type: ignore[call-overload]
         problems.append(f"port: must be 0..65535, got {values['port']!r}")
+
+
+def _rate_limit(value: object, problems: list[str]) -> Rate | None:
+    if isinstance(value, str) and is_rate(value) and value.strip().split("/")[0].strip().strip("0") == "":
+        problems.append(f"rate_limit: {value.strip()!r} would refuse every request; to turn the limit off use "
+                        "--no-rate-limit (rate_limit=None), else give 1..1000000000 calls per window")
+        return None
+    try:
+        return Rate.parse(value)
+    except ValueError as exc:
+        problems.append(f"rate_limit: {exc}")
+        return None
+
+
+def _normalize_extras(values: dict[str, object], problems: list[str]) -> None:
+    """keep_messages, request_log_size, scenario (rules or a YAML path), proxy_to, record_to."""
+    for name, low in (("keep_messages", 0), ("request_log_size", 1)):
+        value = values.get(name)
+        if name in values and (isinstance(value, bool) or not isinstance(value, int) or value < low):
+            problems.append(f"{name}: must be a whole number >= {low}, got {value!r}")
+    scenario = values.get("scenario")
+    try:
+        if isinstance(scenario, (str, Path)):
+            values["scenario"] = load_scenario(scenario)
+        elif scenario:
+            values["scenario"] = parse_rules(scenario, where="scenario")
+        else:
+            values["scenario"] = ()
+    except (ValueError, OSError) as exc:
+        problems.append(f"scenario: {exc}")
+    proxy_to = values.get("proxy_to")
+    if proxy_to is not None:
+        text = str(proxy_to).rstrip("/")
+        if not text.startswith(("http://", "https://")) or "@" in text.split("//", 1)[1].split("/", 1)[0]:
+            problems.append("proxy_to: must be an http:// or https:// API URL without credentials in it")
+        values["proxy_to"] = text
+    if values.get("record_to") is not None:
+        values["record_to"] = Path(values["record_to"])  # type: ignore[arg-type]
+        if proxy_to is None:
+            problems.append("record_to: records what proxy mode forwards; give proxy_to (--proxy-to URL) too")
 
 
 def _check_choice(values: dict[str, object], name: str, choices: tuple[str, ...], problems: list[str]) -> None:

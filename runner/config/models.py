@@ -75,10 +75,19 @@ class RetryModel(_Strict):
         60.0, ge=0, le=3600, description="Wait after a 429 without Retry-After (Moveworks' guidance: 60 s)."
     )
     max_retry_after_s: float = Field(120.0, ge=0, le=3600, description="Cap on any single 429 wait.")
-    resend_on: list[Literal[500, 501, 502, 504, 505, 506, 507, 508, 510, 511]] = Field(
+    resend_on: list[int] = Field(
         default_factory=list,
         description="5xx statuses to retry although the API may have accepted the message before failing "
                     "(default none: such messages are held as unknown). Each retry risks a duplicate notification.")
+
+    @field_validator("resend_on")
+    @classmethod
+    def _server_errors_only(cls, value: list[int]) -> list[int]:
+        wrong = [status for status in value if not 500 <= status <= 599 or status == 503]
+        if wrong:
+            raise ValueError(f"{wrong[0]} is not a 5xx status that is held as unknown (500..599 but 503, which is "
+                             "always retried)")
+        return value
 
 
 class MessageModel(_Strict):

@@ -198,6 +198,10 @@ def observe(host: str, work: Path, run_id: str, output: str) -> Observation:
         stats, messages = mock.stats(), mock.messages()
     except MockUnreachable as exc:
         raise LoadtestError(str(exc)) from None
+    if stats.get("messages_kept", len(messages)) < stats["messages"]:
+        raise LoadtestError(f"the mock server at {host} kept only the last {stats['messages_kept']} of "
+                            f"{stats['messages']} messages, so delivery cannot be checked; start it with "
+                            f"--keep-messages {stats['messages']} or more")
     received: Counter[str] = Counter()
     arrivals_s = []
     for message in messages:

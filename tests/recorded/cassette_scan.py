@@ -24,9 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl
 
-from cassette_scrub import ACCESS_TOKEN, REQUEST_FIELDS, RESPONSE_FIELDS
 from vcr.serialize import deserialize
 from vcr.serializers import yamlserializer
+
+from mwsync.mock_server.cassettes import ACCESS_TOKEN, REQUEST_FIELDS, RESPONSE_FIELDS
 
 DEMO_SECRET = "mwsync-demo-secret"
 ENV_PREFIX = "MOVEWORKS_"

@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from cassette_scrub import ACCESS_TOKEN, REDACTED, REQUEST_FIELDS, Scrubber
 from recording import (
     FAST_RETRY,
     MOCK_CLIENT,
@@ -34,6 +33,7 @@ from recording import (
 
 from mwsync.config.job import Subscription
 from mwsync.mock_server import MockServer
+from mwsync.mock_server.cassettes import ACCESS_TOKEN, REDACTED, REQUEST_FIELDS, Scrubber
 from mwsync.send.client import MoveworksClient
 from mwsync.send.throttle import Unlimited
 
@@ -77,7 +77,7 @@ def vcr_cassette_dir(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def vcr_config(request: pytest.FixtureRequest, recording: str) -> dict:
-    """The one cassette configuration: scrub credentials (see `cassette_scrub`), match on method, path,
+    """The one cassette configuration: scrub credentials (see `mwsync.mock_server.cassettes`), match on method, path,
     query and body (JSON compared parsed, so key order does not matter), never on scheme, host or port."""
     marker = request.node.get_closest_marker("scrub")
     fields = dict(REQUEST_FIELDS, **{path: REDACTED for path in (marker.args if marker else ())})

@@ -12,10 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from cassette_scrub import REPLAY_URL
-
 from mwsync.config.job import RetryPolicy
 from mwsync.mock_server import MockServer
+from mwsync.mock_server.cassettes import REPLAY_URL
 
 #: The event and recipient every cassette shows (a tenant's real ones are aliased to these).
 EVENT_ID = "5c1d6f0e-6a8b-4c53-9a51-0f7b8e4a2d11"

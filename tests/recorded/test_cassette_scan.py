@@ -1,6 +1,6 @@
 """The secret scan: every cassette in the repository is clean, and a planted secret is caught.
 
-Rules in `cassette_scan`; what the scrubber replaces in `cassette_scrub` (docs/recording.md).
+Rules in `cassette_scan`; what the scrubber replaces in `mwsync.mock_server.cassettes` (docs/recording.md).
 """
 
 from __future__ import annotations

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from cassette_scrub import (
+from vcr.request import Request
+
+from mwsync.mock_server.cassettes import (
     ACCESS_TOKEN,
     CLIENT_ID,
     CLIENT_SECRET,
@@ -14,7 +16,6 @@ from cassette_scrub import (
     replace_form_fields,
     replace_paths,
 )
-from vcr.request import Request
 
 SEND_PATH = "/rest/v1/events/3f1c2a9e-5b7d-4e8f-9a10-2b3c4d5e6f70/messages/send"
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cassette_scrub import REPLAY_URL
 from recording import EVENT_ID, RECIPIENT, REPLAY
 from vcr.errors import CannotOverwriteExistingCassetteException
+
+from mwsync.mock_server.cassettes import REPLAY_URL
 
 SLOTS_CASSETTE = str(Path(__file__).parents[1] / "cassettes" / "test_recorded_send"
                      / "test_send_with_slots_scrubs_configured_slot.yaml")

@@ -15,6 +15,12 @@ from mwsync.rules import DEMO_CLIENT
 from tests.support import CLIENT_ENV, job_dict
 
 
+def default_sigint() -> None:
+    """In the child: SIGINT as a terminal delivers it. A shell running the tests in the background starts them
+    with SIGINT ignored, and mwsync (like any program) leaves an ignored signal ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_stops_cleanly_and_a_rerun_finishes(write_job, tmp_path):
     rows = [{"id": str(i), "name": f"U{i}", "email": f"u{i}@example.com"} for i in range(80)]
     job = write_job(job_dict(source={"rows": rows}))
@@ -22,7 +28,8 @@ def test_ctrl_c_stops_cleanly_and_a_rerun_finishes(write_job, tmp_path):
     with MockServer(rate_limit=(20, 1.0), clients=dict([DEMO_CLIENT])) as server:
         args = [sys.executable, "-m", "mwsync", "run", str(job), "--api-url", server.url,
                 "--journal", str(tmp_path / "j.sqlite"), "--throttle", "20/1"]
-        proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                preexec_fn=default_sigint)
         deadline = time.monotonic() + 30
         while len(server.messages()) < 25 and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -47,7 +54,8 @@ def test_ctrl_c_during_a_long_429_wait_exits_at_once_and_loses_nothing(write_job
         server.inject(force_429_next=1, force_429_retry_after_s=30)
         args = [sys.executable, "-m", "mwsync", "run", str(job), "--api-url", server.url,
                 "--journal", str(tmp_path / "j.sqlite"), "--throttle", "100/1"]
-        proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                preexec_fn=default_sigint)
         deadline = time.monotonic() + 20
         while server.stats()["status_429"] < 1 and time.monotonic() < deadline:
             time.sleep(0.01)

@@ -107,7 +107,8 @@ def test_revoke_tokens_makes_them_401(srv, http):
 def test_revoke_tokens_of_one_client():
     with MockServer(clients={"a": "x", "b": "y"}) as srv, requests.Session() as http:
         for client, secret in (("a", "x"), ("b", "y")):
-            http.post(f"{srv.url}/oauth/v1/token", data={"client_id": client, "client_secret": secret, "grant_type": "client_credentials"})
+            form = {"client_id": client, "client_secret": secret, "grant_type": "client_credentials"}
+            http.post(f"{srv.url}/oauth/v1/token", data=form)
         assert http.post(f"{srv.url}/_mock/revoke-tokens", json={"client_id": "b"}).json() == {"revoked": 1}
         assert srv.revoke_tokens() == 1
 

@@ -111,8 +111,12 @@ def test_cli_help_lists_every_flag():
     ("args", "text"),
     [(["--rate-limit", "lots"], "rate_limit"), (["--client", "nosecret"], "ID:SECRET"),
      (["--event", "not-uuid"], "not a UUID"), (["--users", "/no/such/file"], "does not exist"),
-     (["--fail-rate", "2"], "fail-rate")],
-    ids=["rate", "client", "event", "users", "fault"],
+     (["--fail-rate", "2"], "fail-rate"), (["--token-expires-in-raw", "soon"], "token_expires_in_raw"),
+     (["--record-to", "x.yaml"], "give proxy_to"), (["--proxy-to", "ftp://tenant"], "proxy_to"),
+     (["--keep-messages", "-1"], "keep-messages"), (["--rate-limit", "0/1"], "would refuse"),
+     (["--no-rate-limit", "--rate-limit", "5/1"], "not both")],
+    ids=["rate", "client", "event", "users", "fault", "expires-in", "record-without-proxy", "proxy-scheme",
+         "keep-negative", "zero-rate", "both-rate-flags"],
 )  # fmt: skip
 def test_cli_usage_errors_exit_2(args, text):
     result = CliRunner().invoke(main, ["--port", "0", *args])

@@ -6,11 +6,12 @@ from __future__ import annotations
 import pytest
 from mock_helpers import CLIENT_SECRET, TOKEN_FORM, error_of, get_token, random_event, send
 
-MESSAGE_KEYS = {"event_id", "message", "recipients", "context", "received_at", "endpoint", "token_id"}
+MESSAGE_KEYS = {"seq", "event_id", "message", "recipients", "context", "received_at", "endpoint", "token_id"}
 STATS_KEYS = {
-    "requests", "by_status", "status_429", "messages", "tokens_issued", "tokens_expired", "tokens_revoked",
-    "rate_limit", "max_requests_in_window", "faults",
+    "requests", "by_status", "status_429", "messages", "messages_kept", "deliveries", "duplicate_deliveries",
+    "tokens_issued", "tokens_expired", "tokens_revoked", "rate_limit", "max_requests_in_window", "faults",
 }  # fmt: skip
+LOG_KEYS = {"method", "path", "status", "duration_ms", "at", "event_id", "recipients"}
 
 
 def test_messages_in_arrival_order_http_equals_handle(srv, http):
@@ -19,7 +20,8 @@ def test_messages_in_arrival_order_http_equals_handle(srv, http):
     for n, event in enumerate(events):
         send(srv, http, token, {"message": f"m{n}", "recipients": [f"u{n}@example.com"]}, event_id=event)
     over_http = http.get(f"{srv.url}/_mock/messages").json()
-    assert over_http == {"messages": srv.messages()}
+    assert over_http == {"messages": srv.messages(), "next_after": None, "total": 5, "kept": 5}
+    assert [m["seq"] for m in over_http["messages"]] == [1, 2, 3, 4, 5]
     assert [m["event_id"] for m in over_http["messages"]] == events
     assert all(set(m) == MESSAGE_KEYS for m in over_http["messages"])
     assert over_http["messages"][0]["received_at"].endswith("Z")
@@ -47,7 +49,7 @@ def test_request_log_has_no_secrets(srv, http):
     http.get(f"{srv.url}/rest/v1/auth/test?client_secret={CLIENT_SECRET}", headers={"Authorization": f"Bearer {token}"})
     entries = http.get(f"{srv.url}/_mock/requests").json()["requests"]
     assert [e["path"] for e in entries] == ["/oauth/v1/token", entries[1]["path"], "/rest/v1/auth/test"]
-    assert all(set(e) == {"method", "path", "status", "duration_ms", "at"} for e in entries)
+    assert all(set(e) == LOG_KEYS for e in entries)
     assert token not in str(entries) and CLIENT_SECRET not in str(entries)
 
 

@@ -44,7 +44,8 @@ def test_invalid_bodies_are_400_with_stable_code(srv, http, body, code, text, en
     if endpoint == "event":
         response = send(srv, http, token, body)
     else:
-        response = http.post(f"{srv.url}/rest/v1/messages/send", json=body, headers={"Authorization": f"Bearer {token}"})
+        headers = {"Authorization": f"Bearer {token}"}
+        response = http.post(f"{srv.url}/rest/v1/messages/send", json=body, headers=headers)
     status, got_code, message = error_of(response)
     assert (status, got_code) == (400, code) and text in message
     assert srv.messages() == []
@@ -133,7 +134,8 @@ CHECK_ORDER = [
 
 
 @pytest.mark.parametrize(
-    ("body", "token", "status", "code"), CHECK_ORDER, ids=["token-first", "size-second", "syntax-third", "allow-list-last"]
+    ("body", "token", "status", "code"), CHECK_ORDER,
+    ids=["token-first", "size-second", "syntax-third", "allow-list-last"],
 )
 def test_checks_run_in_documented_order(http, body, token, status, code):
     with MockServer(users=["ada@example.com"]) as srv:

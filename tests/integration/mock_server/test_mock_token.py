@@ -45,7 +45,8 @@ CASES = [
 @pytest.mark.parametrize(
     ("kind", "fields", "status", "code"),
     CASES,
-    ids=["other-grant-form", "other-grant-json", "no-grant", "no-secret", "secret-not-string", "wrong-secret", "unknown-client"],
+    ids=["other-grant-form", "other-grant-json", "no-grant", "no-secret", "secret-not-string", "wrong-secret",
+         "unknown-client"],
 )
 def test_token_request_errors(srv, http, kind, fields, status, code):
     assert error_of(_post_token(srv, http, kind, fields))[:2] == (status, code)
