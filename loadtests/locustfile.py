@@ -7,10 +7,12 @@ By hand (start a mock first: `mwsync mock-server --rate-limit 20/2`)::
     locust -f "$(mwsync loadtest --locustfile)" -H http://127.0.0.1:8765 --headless -u 50 -t 10s RawUser
 
 Distributed: `--master --mwsync-throttle 500/60` on one node, `--worker` (same locustfile) on each other one.
-Settings (`--mwsync-*`) reach the workers with the master's options. Each worker throttles on its own until a
-shared limiter exists, so at test start the master splits the profile's budget: worker i of n gets
-`limit // n` calls per window, plus one for the first `limit % n` workers (`support.budget_share`); the shares
-add up to the profile. Workers that join later are not counted: start all workers first (`--expect-workers`).
+Settings (`--mwsync-*`) reach the workers with the master's options. With `--mwsync-limiter redis://HOST:PORT/DB`
+every worker takes its slots from one Redis limiter (`mwsync.send.redis_limiter`): one budget, the whole
+profile, shared by all of them, also by workers that join later. Without it each worker throttles on its own,
+so at test start the master splits the profile's budget: worker i of n gets `limit // n` calls per window,
+plus one for the first `limit % n` workers (`support.budget_share`); the shares add up to the profile. Workers
+that join later are not counted then: start all workers first (`--expect-workers`).
 
 Users (name one on the command line; with none named, only `MwsyncUser` runs, not a mix):
 
@@ -52,7 +54,7 @@ from mwsync.loadtest import ID_SLOT, LOADTEST_EVENT_ID, LOADTEST_RECIPIENT, RATE
 from mwsync.loadtests.support import Ledger, MessageIds, budget_share
 from mwsync.rate import Rate
 from mwsync.rules import DEMO_CLIENT
-from mwsync.send import MoveworksClient, SlidingWindowLimiter, Unlimited
+from mwsync.send import MoveworksClient, Unlimited, open_limiter
 from mwsync.send.client import SEND_PATH, TOKEN_PATH
 
 SENT_AFTER_429 = f"{SEND_PATH} (sent after 429)"
@@ -85,6 +87,9 @@ def _add_arguments(parser) -> None:
                         help="Client id (the secret is read from MWSYNC_CLIENT_SECRET only).")
     parser.add_argument("--mwsync-ledger", default="", env_var="MWSYNC_LEDGER", include_in_web_ui=False,
                         help="Write each message's outcome to this JSON file when the test stops.")
+    parser.add_argument("--mwsync-limiter", default="", env_var="MWSYNC_LIMITER",
+                        help="A Redis limiter shared by every worker (redis://HOST:PORT/DB): one budget, the whole "
+                             "profile. Default: each process its own, the profile split between workers.")
     parser.add_argument("--mwsync-run-id", default=uuid.uuid4().hex[:8], env_var="MWSYNC_RUN_ID",
                         include_in_web_ui=False, help="Tag in every message id of this run.")
 
@@ -96,7 +101,9 @@ class LoadProcess:
         options = environment.parsed_options
         job = load_job(options.mwsync_job) if options.mwsync_job else None
         profile = resolve_profile(job, options.mwsync_throttle or None)
-        self.throttle = Rate(budget_share(profile.limit, workers, index), profile.window_s, profile.name)
+        self.limiter_url = options.mwsync_limiter or None
+        share = profile.limit if self.limiter_url else budget_share(profile.limit, workers, index)
+        self.throttle = Rate(share, profile.window_s, profile.name)
         self.retry = job.retry if job else RetryPolicy()
         self.event_id = options.mwsync_event_id or (job.message.event_id if job else LOADTEST_EVENT_ID)
         secret = os.environ.get("MWSYNC_CLIENT_SECRET", DEMO_CLIENT[1])
@@ -112,7 +119,9 @@ class LoadProcess:
     def client(self, throttled: bool = True) -> MoveworksClient:
         """The process's client, throttled by its share of the profile or not at all."""
         if throttled not in self._clients:
-            limiter = SlidingWindowLimiter(self.throttle.limit, self.throttle.window_s) if throttled else Unlimited()
+            limiter = open_limiter(self.limiter_url, target=self._environment.host.rstrip("/"),
+                                   limit=self.throttle.limit, window_s=self.throttle.window_s) if throttled \
+                else Unlimited()
             client = MoveworksClient(self._environment.host, self.subscription, limiter, retry=self.retry,
                                      pool_size=POOL_SIZE)
             client.session.hooks["response"].append(self._report_response)

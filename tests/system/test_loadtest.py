@@ -99,3 +99,12 @@ def test_distributed_workers_split_the_profile_between_them(tmp_path):
     outcomes = [json.loads((tmp_path / f"ledger.json.worker{i}").read_text())["outcomes"] for i in range(2)]
     assert all(outcomes) and stats["status_429"] == 0 and stats["max_requests_in_window"] <= 20
     assert stats["messages"] == sum(len(o) for o in outcomes)
+
+
+def test_distributed_workers_share_one_redis_budget_instead_of_splitting_it(tmp_path, redis_url):
+    result, document = loadtest(tmp_path, "--throttle", "20/2", "--server-limit", "20/2", "--duration", "6",
+                                "--workers", "2", "--limiter", redis_url)
+    assert result.exit_code == 0, result.output
+    assert "2 workers, one budget shared through" in result.output
+    assert document["passed"] and document["status_429"] == 0 and document["max_requests_in_window"] <= 20
+    assert document["lost"] == document["duplicates"] == 0 and document["delivered"] >= 50
