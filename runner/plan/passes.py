@@ -4,8 +4,8 @@
    against the journal (`decide`), count the requests after chunking and coalescing; returns a frozen
    `PlanSummary`. Any invalid row stops the job before anything is sent, unless `skip_invalid`.
 2. `send_pass`: the same stream again, yielding each `Batch` as it fills, skipping the rows the plan
-   found invalid. Each message's deliveries are *claimed* (`claim(deliveries) -> the deliveries this
-   runner now holds`) before they enter a batch: with a shared journal, several runners walk the same
+   found invalid. Each batch's deliveries are *claimed* (`claim(deliveries) -> the deliveries this runner
+   now holds`) as the batch is handed to the sender: with a shared journal, several runners walk the same
    rows and a delivery another runner claimed first is left to it (counted in `tally["elsewhere"]`).
 
 Both take the rendered stream (`RenderedMessage`, `Filtered`, `Rejected` records, from `mwsync.pipeline`)
@@ -148,25 +148,35 @@ def _checked(items: Iterable[Item], label: str, counts: _Counts | None,
 
 
 def _batches(messages: Iterable[RenderedMessage], lookup: Lookup, options: SendOptions,
-             counts: _Counts | None, claim: Claim | None = None, tally: dict[str, int] | None = None
-             ) -> Iterator[Batch]:
-    """Decide each message, claim its deliveries (send pass only: `claim`), batch what this runner holds.
-    `tally["elsewhere"]` counts messages another runner held, at the decision or at the claim."""
+             counts: _Counts | None, tally: dict[str, int] | None = None) -> Iterator[Batch]:
+    """Decide each message against the journal, batch the deliveries to send. `tally["elsewhere"]` counts
+    messages another runner held at the decision."""
     batcher = Batcher()
     for message in messages:
         decision = decide(message.recipients, message.content_hash, lookup(message.key),
                           resend_unknown=options.resend_unknown)
         if counts is not None:
             counts.decided(message, decision)
-        deliveries = [Delivery(message.key, r, message.content_hash, message.row) for r in decision.recipients]
-        lost = decision.action == "elsewhere"
-        if claim is not None and deliveries:
-            held = claim(deliveries)
-            lost, deliveries = len(held) < len(deliveries), held
-        if lost and tally is not None:
+        if decision.action == "elsewhere" and tally is not None:
             tally["elsewhere"] = tally.get("elsewhere", 0) + 1
+        deliveries = [Delivery(message.key, r, message.content_hash, message.row) for r in decision.recipients]
         yield from batcher.add(message, deliveries)
     yield from batcher.flush()
+
+
+def _claimed(batches: Iterable[Batch], claim: Claim, tally: dict[str, int] | None) -> Iterator[Batch]:
+    """Each batch cut down to the deliveries `claim` grants this runner, as it is handed to the sender (not
+    when its rows are read: coalescing reads far ahead, and a claim held that long would keep the work
+    from other runners); a batch left empty is dropped. `tally["elsewhere"]` counts messages that lost a
+    delivery to another runner."""
+    for batch in batches:
+        held = claim(list(batch.deliveries))
+        if len(held) < len(batch.deliveries) and tally is not None:
+            kept = set(held)
+            lost = {d.key for d in batch.deliveries if d not in kept}
+            tally["elsewhere"] = tally.get("elsewhere", 0) + len(lost)
+        if held:
+            yield batch if len(held) == len(batch.deliveries) else replace(batch, deliveries=tuple(held))
 
 
 def plan_pass(items: Iterable[Item], lookup: Lookup, options: SendOptions, *, label: str,
@@ -190,4 +200,5 @@ def send_pass(items: Iterable[Item], lookup: Lookup, options: SendOptions, plan:
     the `plan` found invalid left out, and only the deliveries `claim` granted this runner (None: all).
     `tally["elsewhere"]`, when given, counts messages left to other runners. `claim` raises what the
     journal raises (`JournalError`)."""
-    return _batches(_checked(items, "", None, plan.invalid_rows), lookup, options, None, claim, tally)
+    batches = _batches(_checked(items, "", None, plan.invalid_rows), lookup, options, None, tally)
+    return batches if claim is None else _claimed(batches, claim, tally)
