@@ -39,7 +39,7 @@ from contextlib import contextmanager
 
 from ..errors import JournalError, UsageError
 from ..records import Batch, Delivery, SendResult
-from ..redact import redact, url_without_password
+from ..redact import SECRETS, redact, url_without_password
 from ..rules import address_key
 from . import pgsql
 
@@ -90,6 +90,7 @@ class PostgresJournal:
                  lease_s: float = DEFAULT_LEASE_S):
         self._psycopg = _psycopg()
         self.url, self.location = url, url_without_password(url)
+        SECRETS.add(os.environ.get("PGPASSWORD"))  # libpq reads it: a secret learnt from the environment
         self.target, self.job, self.lease_s = target, job, float(lease_s)
         self.run_id = uuid.uuid4().hex[:12]
         self.created = False
@@ -117,7 +118,8 @@ class PostgresJournal:
 
     def _connect(self):
         return self._psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S,
-                                     application_name=f"mwsync {self.job}")
+                                     application_name=f"mwsync {self.job}", keepalives=1, keepalives_idle=10,
+                                     keepalives_interval=5, keepalives_count=3)  # a silent network: ~25 s
 
     def _args(self, **extra) -> dict:
         return {"target": self.target, "job": self.job, "run": self.run_id, **extra}

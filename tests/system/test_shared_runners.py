@@ -101,7 +101,7 @@ def test_a_runner_killed_mid_run_leaves_nothing_doubled_after_the_lease(tmp_path
         journal.close()
     assert max(received.values()) == 1, "a message was sent twice"
     missing = {f"k-{r['id']}" for r in rows(MESSAGES) if r["email"] not in received}
-    assert missing == unknown and len(unknown) <= 1, (missing, unknown)  # at most its one request in flight
+    assert missing <= unknown and len(unknown) <= 1, (missing, unknown)  # at most its one request in flight
     assert code == (3 if unknown else 0), output
     assert stats["status_429"] == 0 and stats["max_requests_in_window"] <= 10
 
