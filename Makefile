@@ -32,7 +32,8 @@ lint: $(STAMP)
 
 ## Regenerate the published job-file JSON Schema and the mock server's OpenAPI document.
 schema: $(STAMP)
-	$(BIN)/mwsync schema > schema/job.schema.json
+	$(BIN)/mwsync schema job > schema/job.schema.json
+	$(BIN)/mwsync schema report > schema/report.schema.json
 	$(BIN)/python -m mwsync.mock_server.openapi > schema/mock-openapi.json
 
 ## Prove a throttle profile under load against the mock (scaled: 20 calls per 2 s); docs/loadtest.md.

@@ -33,9 +33,11 @@ from urllib.parse import urlsplit
 import psutil
 import requests
 
+from mwsync.rules import DEMO_CLIENT
+
 REPO = Path(__file__).resolve().parents[1]
 EVENT_ID = "5c1d6f0e-6a8b-4c53-9a51-0f7b8e4a2d11"
-TOKEN_FORM = {"client_id": "mwsync-demo", "client_secret": "mwsync-demo-secret", "grant_type": "client_credentials"}
+TOKEN_FORM = {"client_id": DEMO_CLIENT[0], "client_secret": DEMO_CLIENT[1], "grant_type": "client_credentials"}
 
 
 def send_body(recipients: int) -> bytes:

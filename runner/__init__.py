@@ -21,11 +21,11 @@ The public API, for use from Python (a pytest suite of your own, a notebook)::
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from .config import Job, job_schema, load_job
 from .errors import (
     AuthError,
     ConfigError,
@@ -36,13 +36,20 @@ from .errors import (
     TemplateError,
     UsageError,
 )
-from .pipeline import RunOptions, plan_job, plan_jobs, run_jobs
-from .plan import PlanSummary, SendOptions
-from .rate import Rate
-from .report import JobReport
 
 if TYPE_CHECKING:
+    from .config import Job, job_schema, load_job
     from .mock_server import MockServer
+    from .pipeline import RunOptions, plan_job, plan_jobs, run_jobs
+    from .plan import PlanSummary, SendOptions
+    from .rate import Rate
+    from .report import JobReport
+
+#: Where each public name lives; imported on first use (PEP 562), so `mwsync --help` or `mwsync validate`
+#: does not pay for the web stack of the mock server, `requests` or the whole pipeline.
+_LAZY = {"Job": "config", "job_schema": "config", "load_job": "config", "MockServer": "mock_server",
+         "RunOptions": "pipeline", "plan_job": "pipeline", "plan_jobs": "pipeline", "run_jobs": "pipeline",
+         "PlanSummary": "plan", "SendOptions": "plan", "Rate": "rate", "JobReport": "report"}
 
 __all__ = [
     "AuthError", "ConfigError", "DeliveryError", "InvalidMessages", "Job", "JobReport", "JournalError", "MockServer",
@@ -52,9 +59,11 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """`mwsync.MockServer` is imported on first use: the mock's web stack stays out of other commands."""
-    if name == "MockServer":
-        from .mock_server import MockServer
-
-        return MockServer
+    """The public names of `_LAZY`, imported from their stage on first use."""
+    if name in _LAZY:
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'mwsync' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

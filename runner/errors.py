@@ -52,7 +52,8 @@ class Problem:
 
     `file`: path as the user gave it; `where`: dotted key path (`throttle.profile`, `message.recipients`);
     `line`: 1-based line in the file when known; `row`: 1-based source row for a row's problem;
-    `message`: what is wrong and how to fix it.
+    `message`: what is wrong and how to fix it. The same problem on many rows is one `Problem`: `row` the
+    first of them, `last_row` the last, `rows` how many (None: one row).
     """
 
     file: str
@@ -60,11 +61,17 @@ class Problem:
     message: str
     line: int | None = None
     row: int | None = None
+    rows: int | None = None
+    last_row: int | None = None
 
     @property
     def location(self) -> str:
-        """`row 12, message.recipients`, `throttle.profile` or ''."""
-        return ", ".join(part for part in (f"row {self.row}" if self.row is not None else "", self.where) if part)
+        """`row 12, message.recipients`, `rows 2-316 (315 rows), source.filter`, `throttle.profile` or ''."""
+        if self.rows and self.rows > 1:
+            rows = f"rows {self.row}-{self.last_row} ({self.rows} rows)"
+        else:
+            rows = f"row {self.row}" if self.row is not None else ""
+        return ", ".join(part for part in (rows, self.where) if part)
 
     def __str__(self) -> str:
         loc = f"{self.file}:{self.line}" if self.line else self.file

@@ -25,12 +25,12 @@ from .config import Job, load_job, parse_throttle
 from .errors import ConfigError, Interrupted, Problem, ProblemList, TemplateError
 from .journal import JournalBackend
 from .plan import Estimate, PlanSummary, SendOptions, no_journal, plan_pass, send_pass
-from .records import Filtered, Rejected, RenderedMessage
+from .records import Attempt, Filtered, Rejected, RenderedMessage
 from .redact import SECRETS, redact
 from .report import JobReport, build_report, plan_warnings
 from .rules import API_DEFAULT_RATE, DEMO_CLIENT, EMBEDDED_RATE_LIMIT
-from .send import Limiter, MoveworksClient, SendSummary, Sender
 from .send.stop import StopSignal, interrupted_reason, running
+from .send.throttle import Limiter  # no `requests`: plan and validate stay light
 from .sources import iter_rows
 from .state import check_ci_journal, journal_location, open_job_journal, open_limiters
 from .templates import MessageRenderer
@@ -106,6 +106,10 @@ class Progress:
     def request_done(self, job: Job, batch, result) -> None:
         """One request of `job` finished (any outcome)."""
 
+    def attempt(self, job: Job, attempt: Attempt) -> None:
+        """One HTTP request of `job` went out and ended (`Attempt`: token requests and retries too); called
+        from the sending threads."""
+
     def job_finished(self, report: JobReport) -> None:
         """`job` is done."""
 
@@ -163,6 +167,9 @@ def _send(planned: _Planned, base_url: str | None, limiter: Limiter, options: Ru
           progress: Progress, stop: StopSignal) -> JobReport:
     """The send pass of a planned job, then its report."""
     job, plan, journal = planned.job, planned.plan, planned.journal
+    from .send.client import MoveworksClient  # `requests` and oauthlib: only a run that sends needs them
+    from .send.sender import SendSummary, Sender
+
     sent = None
     if not options.send.dry_run:
         progress.job_planned(job, plan)
@@ -170,7 +177,8 @@ def _send(planned: _Planned, base_url: str | None, limiter: Limiter, options: Ru
         sent = SendSummary(stopped=interrupted_reason(), stop_error=Interrupted(interrupted_reason()))
     elif not options.send.dry_run and plan.requests:
         client = MoveworksClient(base_url, job.subscription, limiter, retry=job.retry,
-                                 pool_size=job.concurrent_connections, stop=stop, on_token=SECRETS.add)
+                                 pool_size=job.concurrent_connections, stop=stop, on_token=SECRETS.add,
+                                 on_attempt=lambda attempt: progress.attempt(job, attempt))
         try:
             sender = Sender(client, journal, workers=job.concurrent_connections, name=job.name,
                             progress=lambda b, r: progress.request_done(job, b, r), stop=stop)
@@ -270,12 +278,12 @@ def plan_jobs(paths: Sequence[str | Path], options: RunOptions) -> list[dict]:
     seconds under its profile and under Moveworks' default 120/min, and the warnings a run would give
     (`report.plan_warnings`, the same function). No network, no journal.
 
-    Returns `[{"job", "messages", "filtered", "recipients", "requests", "profile",
+    Returns `[{"job", "file", "messages", "filtered", "recipients", "requests", "profile",
     "estimate_s": {"profile", "moveworks_default_120_per_min"}, "warnings": [...]}]`."""
     out = []
     for job in load_jobs(paths, options, check_credentials=False):
         plan = plan_job(job, options)
-        out.append({"job": job.name, "messages": plan.messages, "filtered": plan.filtered,
+        out.append({"job": job.name, "file": str(job.path), "messages": plan.messages, "filtered": plan.filtered,
                     "recipients": plan.recipients, "requests": plan.requests, "profile": str(job.throttle),
                     "estimate_s": {"profile": Estimate(job.throttle, plan.requests).duration_s,
                                    "moveworks_default_120_per_min": Estimate(API_DEFAULT_RATE,

@@ -1,6 +1,6 @@
 """Small frozen records that cross stages: render -> plan -> send -> journal -> report.
 
-    rows -> RenderedMessage | Filtered | Rejected -> (plan) Delivery -> Batch -> (send) SendResult
+    rows -> RenderedMessage | Filtered | Rejected -> (plan) Delivery -> Batch -> (send) SendResult, Attempt
 """
 
 from __future__ import annotations
@@ -99,3 +99,17 @@ class SendResult:
     retried_429: int = 0
     latency_ms: float = 0.0
     extra: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One HTTP request as the client made it (what `--html` charts): `kind` `send`, `token` or `auth test`;
+    `started_s` wall-clock seconds (`time.time()`) when it went out (its rate-limit slot granted, its access
+    token stamped), `ended_s` when its answer ended; `status` the HTTP status, None when no answer came;
+    `retry` True for a send's second or later attempt (after a 429, a 503, a refused connection, a 401)."""
+
+    kind: str
+    started_s: float
+    ended_s: float
+    status: int | None
+    retry: bool = False

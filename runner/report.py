@@ -1,4 +1,5 @@
-"""Run reports: the per-job summary printed, written as JSON (`--report`) and as JUnit XML (`--junit`).
+"""Run reports: the per-job summary printed, written as JSON (`--report`; JUnit is `mwsync.junit`, the
+HTML page `mwsync.htmlreport`). `envelope` is the top-level shape of every JSON document mwsync writes.
 
 The JSON document, the same shape for one job or several, and for a run that failed before sending::
 
@@ -23,14 +24,18 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .config.job import Job
+from .envelope import envelope, error_dict, problem_dict  # noqa: F401 - re-exported
 from .errors import MwsyncError
 from .journal import JournalBackend
 from .plan import PlanSummary
 from .redact import redact
 from .rules import API_DEFAULT_RATE
-from .send import SendSummary
+
+if TYPE_CHECKING:
+    from .send import SendSummary
 
 #: When several exit codes apply, the most urgent wins: in doubt, then stopped, then failed.
 URGENCY = (3, 4, 1, 0)
@@ -155,13 +160,7 @@ def _invalid_rows(plan: PlanSummary) -> list[dict]:
 def document(reports: Sequence[JobReport], error: MwsyncError | None = None) -> dict:
     """The `--report` document (module docstring) for the jobs that ran, or for the `error` that stopped
     the run before (or while) they could."""
-    exit_code = error.exit_code if error is not None else run_exit_code(reports)
-    from . import __version__
-
-    return {"mwsync": __version__, "exit_code": exit_code,
-            "error": None if error is None else {"type": error.__class__.__name__, "message": str(error),
-                                                 "exit_code": error.exit_code},
-            "jobs": [r.to_dict() for r in reports]}
+    return envelope([r.to_dict() for r in reports], error, run_exit_code(reports))
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -178,30 +177,11 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+def json_report_text(reports: Sequence[JobReport], error: MwsyncError | None = None) -> str:
+    """The `--report` document (module docstring) as JSON text, redacted."""
+    return redact(json.dumps(document(reports, error), indent=2, ensure_ascii=False)) + "\n"
+
+
 def write_json(reports: Sequence[JobReport], path: Path, error: MwsyncError | None = None) -> None:
     """Write `--report` (module docstring), redacted and atomically."""
-    write_atomic(path, redact(json.dumps(document(reports, error), indent=2, ensure_ascii=False)) + "\n")
-
-
-def write_junit(reports: Sequence[JobReport], path: Path, error: MwsyncError | None = None) -> None:
-    """Write `--junit`: a test suite per job, a failing test case per failed or unknown message; for a
-    run stopped by `error` before sending, one suite whose failing case carries the error."""
-    from junit_xml import TestCase, TestSuite, to_xml_report_string
-
-    suites = []
-    if error is not None and not reports:
-        case = TestCase("run", classname="mwsync")
-        case.add_failure_info(message=f"{error.__class__.__name__} (exit {error.exit_code})", output=str(error))
-        suites.append(TestSuite("mwsync", [case]))
-    for report in reports:
-        cases = [TestCase("delivery", classname=report.job, elapsed_sec=report.duration_s,
-                          stdout=json.dumps(report.messages))]
-        if report.stopped:
-            cases[0].add_failure_info(message=f"stopped: {report.stopped}")
-        for failure in report.failures:
-            name = f"message {failure['key']}" if failure["key"] else f"row {failure['row']}"
-            case = TestCase(name, classname=report.job)
-            case.add_failure_info(message=f"{failure['state']}: {failure['error'] or ''}", output=json.dumps(failure))
-            cases.append(case)
-        suites.append(TestSuite(f"mwsync.{report.job}", cases))
-    write_atomic(path, redact(to_xml_report_string(suites)))
+    write_atomic(path, json_report_text(reports, error))

@@ -268,3 +268,13 @@ class MessageRenderer:
             if isinstance(exc, UndefinedError) else ""
         message = str(exc) if isinstance(exc, (JinjaTemplateError, ValueError)) else f"{exc.__class__.__name__}: {exc}"
         return TemplateError([Problem(file, where, f"{message}{hint}", line, row=row_number)])
+
+
+def render_page(name: str, **context: Any) -> str:
+    """Render mwsync's own page template `name` (package data `mwsync/html/`, e.g. the `--html` report)
+    with `context`; autoescaped, strict about undefined names. Not sandboxed: the file ships with mwsync."""
+    from jinja2 import Environment, PackageLoader
+
+    env = Environment(loader=PackageLoader("mwsync", "html"), autoescape=True, undefined=StrictUndefined,
+                      trim_blocks=True, lstrip_blocks=True)
+    return env.get_template(name).render(**context)

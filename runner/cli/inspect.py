@@ -10,35 +10,65 @@ import click
 
 from ..errors import UsageError
 from ..redact import redact
-from .options import JOB_ARG, JOURNAL, STATE_DIR, as_date, throttle_options
-from .output import failure_line
+from .options import JOB_ARG, JOURNAL, JSON_FLAG, STATE_DIR, as_date, throttle_options
+from .output import failure_line, json_output
+
+
+def _validated(path: Path) -> tuple[object | None, list]:
+    """`(job, [])` for a job file that loads and whose templates compile, else `(None, problems)`."""
+    from ..config import load_job
+    from ..errors import ProblemList
+    from ..templates import MessageRenderer
+
+    try:
+        job = load_job(path)
+        MessageRenderer(job)
+    except ProblemList as exc:
+        return None, exc.problems
+    return job, []
 
 
 @click.command()
 @JOB_ARG
-def validate(jobs: tuple[Path, ...]) -> None:
-    """Check job files (YAML, schema, environment, templates) without rendering rows or sending."""
-    from ..pipeline import RunOptions, load_jobs
-    from ..templates import MessageRenderer
+@JSON_FLAG
+def validate(jobs: tuple[Path, ...], as_json: bool) -> None:
+    """Check job files (YAML, schema, environment, templates) without rendering rows or sending.
+    Exits 2 listing every problem of every file."""
+    from ..envelope import problem_dict
+    from ..errors import ConfigError, Problem
 
-    for job in load_jobs(jobs, RunOptions()):
-        MessageRenderer(job)
-        click.echo(f"{job.path}: ok ({job.name}, profile {job.throttle}, target {job.subscription.target})")
+    with json_output(as_json) as out:
+        loaded, problems = [], []
+        for path in jobs:
+            job, found = _validated(path)
+            problems += found
+            loaded += [job] if job is not None else []
+            entry = {"job": job.name, "file": str(path), "ok": True, "target": job.subscription.target,
+                     "profile": str(job.throttle)} if job else {"job": None, "file": str(path), "ok": False}
+            out.jobs.append(dict(entry, problems=[problem_dict(p) for p in found]))
+        names = [job.name for job in loaded]
+        problems += [Problem(str(job.path), "name", f"two jobs are named '{job.name}'; give each a unique name")
+                     for job in loaded if names.count(job.name) > 1]
+        if not as_json:
+            for job in loaded:
+                click.echo(f"{job.path}: ok ({job.name}, profile {job.throttle}, target {job.subscription.target})")
+        if problems:
+            raise ConfigError(problems)
 
 
 @click.command()
 @JOB_ARG
 @throttle_options
-@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@JSON_FLAG
 def plan(jobs, profile, throttle, today, as_json) -> None:
     """Render and check every message, then show requests and estimated duration (no network)."""
     from ..pipeline import RunOptions, plan_jobs
 
-    out = plan_jobs(jobs, RunOptions(profile=profile, throttle=throttle, today=as_date(today)))
+    with json_output(as_json) as out:
+        out.jobs = plan_jobs(jobs, RunOptions(profile=profile, throttle=throttle, today=as_date(today)))
     if as_json:
-        click.echo(json.dumps(out if len(out) > 1 else out[0], indent=2))
         return
-    for e in out:
+    for e in out.jobs:
         click.echo(f"{e['job']}: {e['messages']} messages ({e['filtered']} rows filtered out), {e['recipients']} "
                    f"recipients -> {e['requests']} requests")
         click.echo(f"  ~{e['estimate_s']['profile']:.0f} s under {e['profile']}; "
@@ -69,43 +99,66 @@ def _open(job, options, exclusive: bool):
     return journal, journal.location
 
 
+def _journal_state(job, options) -> dict:
+    """`status` of one job: `{"job", "file", "target", "journal": {"location", "exists", "shared"}, "messages":
+    {state: n}, "deliveries": {state: n}, "failed": [failure], "in_doubt": [failure]}` (up to 10 failed and
+    50 in doubt; each failure `{"key", "row", "state", "status", "code", "error", "recipients"}`)."""
+    j, path = _open(job, options, exclusive=False)
+    entry = {"job": job.name, "file": str(job.path), "target": job.subscription.target,
+             "journal": {"location": str(path), "exists": j is not None, "shared": False},
+             "messages": {}, "deliveries": {}, "failed": [], "in_doubt": []}
+    if j is None:
+        return entry
+    try:
+        counts = j.counts()
+        entry.update(messages=counts["messages"], deliveries=counts["deliveries"],
+                     failed=j.failures(run_only=False, limit=10, states=("failed",)),
+                     in_doubt=j.failures(run_only=False, limit=50, states=("unknown", "pending")))
+        entry["journal"]["shared"] = j.shared
+    finally:
+        j.close()
+    return entry
+
+
+def _print_state(entry: dict) -> None:
+    if not entry["journal"]["exists"]:
+        click.echo(f"{entry['job']}: no journal yet ({entry['journal']['location']}: this machine only, not shared)")
+        return
+    fmt = lambda d: ", ".join(f"{k} {v}" for k, v in sorted(d.items())) or "none"  # noqa: E731
+    where = "shared with every runner that names it" if entry["journal"]["shared"] else "this machine only, not shared"
+    click.echo(redact(f"{entry['job']} -> {entry['target']} (journal {entry['journal']['location']}: {where})"))
+    click.echo(f"  messages:   {fmt(entry['messages'])}")
+    click.echo(f"  deliveries: {fmt(entry['deliveries'])}")
+    for failure in entry["failed"]:
+        click.echo(redact(failure_line(failure)))
+    doubt = entry["in_doubt"]
+    if doubt:
+        click.echo(f"  in doubt ({len(doubt)}{'+' if len(doubt) == 50 else ''}): may or may not have been "
+                   "delivered; check with the recipients, then mwsync resolve JOB KEY --as sent|unsent")
+        for failure in doubt:
+            click.echo(redact(failure_line(failure)))
+
+
 @click.command()
 @JOB_ARG
 @_journal_options
-def status(jobs, journal, api_url, state_dir) -> None:
+@JSON_FLAG
+def status(jobs, journal, api_url, state_dir, as_json) -> None:
     """Summarise each job's journal: messages and deliveries by state, and every message in doubt."""
     from ..pipeline import RunOptions, load_jobs
 
     options = RunOptions(journal=journal, api_url=api_url, state_dir=state_dir)
-    for job in load_jobs(jobs, options, check_credentials=False):
-        j, path = _open(job, options, exclusive=False)
-        if j is None:
-            click.echo(f"{job.name}: no journal yet ({path}: this machine only, not shared)")
-            continue
-        try:
-            counts = j.counts()
-            failures = j.failures(run_only=False, limit=10, states=("failed",))
-            doubt = j.failures(run_only=False, limit=50, states=("unknown", "pending"))
-        finally:
-            j.close()
-        fmt = lambda d: ", ".join(f"{k} {v}" for k, v in sorted(d.items())) or "none"  # noqa: E731
-        where = "shared with every runner that names it" if j.shared else "this machine only, not shared"
-        click.echo(redact(f"{job.name} -> {job.subscription.target} (journal {path}: {where})"))
-        click.echo(f"  messages:   {fmt(counts['messages'])}")
-        click.echo(f"  deliveries: {fmt(counts['deliveries'])}")
-        for failure in failures:
-            click.echo(redact(failure_line(failure)))
-        if doubt:
-            click.echo(f"  in doubt ({len(doubt)}{'+' if len(doubt) == 50 else ''}): may or may not have been "
-                       "delivered; check with the recipients, then mwsync resolve JOB KEY --as sent|unsent")
-            for failure in doubt:
-                click.echo(redact(failure_line(failure)))
+    with json_output(as_json) as out:
+        for job in load_jobs(jobs, options, check_credentials=False):
+            out.jobs.append(_journal_state(job, options))
+            if not as_json:
+                _print_state(out.jobs[-1])
 
 
 @click.command()
 @click.argument("job", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("keys", nargs=-1)
-@click.option("--as", "as_", type=click.Choice(["sent", "unsent"]), required=True,
+@click.option("--as", "as_", type=click.Choice(["sent", "unsent"]), required=True, envvar="MWSYNC_AS",
               help="sent: they arrived, never send them again; unsent: they did not, the next run sends them.")
 @click.option("--all-unknown", is_flag=True, help="Settle every message in doubt instead of naming KEYS.")
 @_journal_options
@@ -135,8 +188,16 @@ def resolve(job, keys, as_, all_unknown, journal, api_url, state_dir) -> None:
 
 
 @click.command()
-def schema() -> None:
-    """Print the job file JSON Schema (draft 2020-12), e.g. for an editor's YAML language server."""
+@click.argument("which", type=click.Choice(["job", "report"]), default="job")
+def schema(which: str) -> None:
+    """Print a JSON Schema (draft 2020-12): `job` (default) the job file's, e.g. for an editor's YAML
+    language server; `report` the --report document's, whose envelope every --json output shares (its
+    $defs describe each command's job entries)."""
+    if which == "report":
+        from ..report_schema import report_schema
+
+        click.echo(json.dumps(report_schema(), indent=2))
+        return
     from ..config import job_schema
 
     click.echo(json.dumps(job_schema(), indent=2))

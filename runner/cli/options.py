@@ -9,6 +9,11 @@ import click
 
 from ..rules import EMBEDDED_RATE_LIMIT
 
+#: A report file, or `-` for stdout (the human summary then goes to stderr).
+REPORT_PATH = click.Path(dir_okay=False, path_type=Path, allow_dash=True)
+#: `--json` of plan, validate, status, preview and check (the dest is not `json`: that is a module name).
+JSON_FLAG = click.option("--json", "as_json", is_flag=True, envvar="MWSYNC_JSON",
+                         help='Print one JSON document on stdout: {"mwsync", "exit_code", "error", "jobs": [...]}.')
 JOB_ARG = click.argument("jobs", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 STATE_DIR = click.option("--state-dir", envvar="MWSYNC_STATE_DIR", default=None,
                          type=click.Path(file_okay=False, path_type=Path),
@@ -57,8 +62,10 @@ def send_options(f):
         click.option("--dry-run", is_flag=True, help="Plan against the journal; send nothing."),
         click.option("--skip-invalid", is_flag=True, help="Send the valid messages even if some rows are invalid."),
         click.option("--resend-unknown", is_flag=True, help="Send again messages whose outcome is unknown."),
-        click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Write a JSON report."),
-        click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write a JUnit XML report."),
+        click.option("--report", type=REPORT_PATH, help="Write a JSON report (- for stdout)."),
+        click.option("--junit", type=REPORT_PATH, help="Write a JUnit XML report (- for stdout)."),
+        click.option("--html", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Write a self-contained HTML page: summary, failures, request starts per window."),
         click.option("--embedded-rate-limit", default=EMBEDDED_RATE_LIMIT, show_default=True, metavar="N/S",
                      help="Rate limit of the embedded mock server."),
         click.option("--new-journal", is_flag=True,

@@ -1,6 +1,17 @@
-"""What the commands print: one summary line per job, one line per failure."""
+"""What the commands print: one summary line per job, one line per failure, and the JSON documents of
+`--json` (the one envelope of `mwsync.report.envelope`)."""
 
 from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import click
+
+from ..errors import MwsyncError
+from ..redact import redact
 
 MAX_LISTED = 10
 
@@ -37,3 +48,34 @@ def _summary(report) -> str:
 def failure_line(failure: dict) -> str:
     what = f"message {failure['key']} (row {failure['row']})" if failure["key"] else f"row {failure['row']}"
     return f"  {failure['state']}: {what}: {failure['error']}"
+
+
+def json_text(document: dict) -> str:
+    """`document` as indented JSON, through the redaction filter."""
+    return redact(json.dumps(document, indent=2, ensure_ascii=False))
+
+
+@dataclass
+class JsonOutput:
+    """The `jobs` entries a command collects for `--json`, and the exit code it will end with."""
+
+    jobs: list[dict] = field(default_factory=list)
+    exit_code: int = 0
+
+
+@contextmanager
+def json_output(enabled: bool) -> Iterator[JsonOutput]:
+    """With `enabled` (`--json`), print the envelope `{"mwsync", "exit_code", "error", "jobs"}` on stdout
+    when the block ends: the entries it collected, or, when it raises an `MwsyncError`, that error (with
+    the entries so far) before the error goes on to stderr and the exit code. Without, do nothing."""
+    from ..envelope import envelope
+
+    out = JsonOutput()
+    try:
+        yield out
+    except MwsyncError as exc:
+        if enabled:
+            click.echo(json_text(envelope(out.jobs, exc)))
+        raise
+    if enabled:
+        click.echo(json_text(envelope(out.jobs, exit_code=out.exit_code)))

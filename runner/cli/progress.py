@@ -1,11 +1,11 @@
-"""Showing a run: a rich progress bar (rate and ETA) on a terminal, plain log lines elsewhere (CI)."""
+"""Showing a run: a rich progress bar (rate and ETA) on a terminal, log lines elsewhere (CI), and a recorder
+of every request for `--html`."""
 
 from __future__ import annotations
 
-import sys
+import logging
 import threading
 import time
-from typing import TextIO
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, ProgressColumn, TaskID, TextColumn, TimeRemainingColumn
@@ -14,21 +14,25 @@ from rich.text import Text
 
 from ..config.job import Job
 from ..pipeline import Progress
+from ..records import Attempt
+
+log = logging.getLogger("mwsync.progress")
 
 
 class PlainProgress(Progress):
-    """One line when a job starts, one every `every_s` seconds while it sends, none per request."""
+    """One log line (INFO, logger `mwsync.progress`) when a job starts, one every `every_s` seconds while
+    it sends, none per request: `-q` silences them, `--log-format json` makes them JSON."""
 
-    def __init__(self, stream: TextIO = sys.stderr, every_s: float = 10.0):
-        self.stream, self.every_s = stream, every_s
+    def __init__(self, every_s: float = 10.0):
+        self.every_s = every_s
         self._state: dict[str, list] = {}
         self._lock = threading.Lock()
 
     def job_planned(self, job: Job, plan) -> None:
         self._state[job.name] = [0, plan.requests, time.monotonic(), time.monotonic()]
         if plan.requests:
-            print(f"{job.name}: sending {plan.to_send} messages in {plan.requests} requests "
-                  f"({job.throttle})", file=self.stream, flush=True)
+            log.info("%s: sending %d messages in %d requests (%s)", job.name, plan.to_send, plan.requests,
+                     job.throttle, extra={"job": job.name, "requests_planned": plan.requests})
 
     def request_done(self, job: Job, batch, result) -> None:
         with self._lock:
@@ -38,7 +42,37 @@ class PlainProgress(Progress):
             if now - state[3] >= self.every_s:
                 state[3] = now
                 rate = state[0] / max(1e-9, now - state[2])
-                print(f"{job.name}: {state[0]}/{state[1]} requests, {rate:.1f}/s", file=self.stream, flush=True)
+                log.info("%s: %d/%d requests, %.1f/s", job.name, state[0], state[1], rate,
+                         extra={"job": job.name, "requests_done": state[0], "requests_planned": state[1]})
+
+
+class Recorder(Progress):
+    """Forwards every call to `inner` (the bar or the log lines) and keeps each job's HTTP requests
+    (`Attempt`s, at most `max_attempts` a job) for `--html`."""
+
+    def __init__(self, inner: Progress | None = None, max_attempts: int = 200_000):
+        self.inner = inner or Progress()
+        self.max_attempts = max_attempts
+        self.attempts: dict[str, list[Attempt]] = {}
+        self._lock = threading.Lock()
+
+    def job_planned(self, job: Job, plan) -> None:
+        self.inner.job_planned(job, plan)
+
+    def request_done(self, job: Job, batch, result) -> None:
+        log.debug("%s: %d recipients -> %s (%s attempts, %.0f ms)%s", job.name, len(batch.recipients),
+                  result.status or result.state, result.attempts, result.latency_ms,
+                  f": {result.error}" if result.error else "", extra={"job": job.name})
+        self.inner.request_done(job, batch, result)
+
+    def attempt(self, job: Job, attempt: Attempt) -> None:
+        with self._lock:
+            kept = self.attempts.setdefault(job.name, [])
+            if len(kept) < self.max_attempts:
+                kept.append(attempt)
+
+    def job_finished(self, report) -> None:
+        self.inner.job_finished(report)
 
 
 class _RateColumn(ProgressColumn):

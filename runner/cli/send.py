@@ -12,15 +12,16 @@ import click
 
 from ..errors import Interrupted, MwsyncError, UsageError
 from ..redact import redact
-from ..send.stop import interrupt_all, interrupted_reason
 from .options import JOB_ARG, as_date, send_options
 from .output import MAX_LISTED, failure_line, summary
+
+STDOUT = Path("-")
 
 
 def _check_writable(flag: str, path: Path | None) -> None:
     """Fail before anything is sent when a report could not be written after it (the file itself is not
-    touched: it is replaced atomically at the end)."""
-    if path is None:
+    touched: it is replaced atomically at the end). `-` is stdout."""
+    if path is None or path == STDOUT:
         return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -37,6 +38,8 @@ def _signals_interrupt():
     """SIGTERM (CI cancellation, `timeout`, Kubernetes) and SIGHUP act as Ctrl-C does: requests in flight
     finish and are journalled, no new one starts, the reports are written. A signal ignored when mwsync
     started (`nohup`) stays ignored."""
+
+    from ..send.stop import interrupt_all
 
     def interrupt(signum, frame):
         interrupt_all(signal.Signals(signum).name)
@@ -57,56 +60,86 @@ def _signals_interrupt():
             signal.signal(sig, handler)
 
 
-def _write_reports(report: Path | None, junit: Path | None, reports, error=None) -> None:
-    from ..report import write_json, write_junit
+def _write_reports(paths: dict[str, Path | None], reports, error=None, timeline=None) -> None:
+    """Write each report asked for (`{"--report": path, "--junit": path, "--html": path}`), `-` to stdout; a
+    report that cannot be written is an error line on stderr, never a lost run."""
+    from ..report import json_report_text, write_atomic
 
-    for flag, path, write in (("--report", report, write_json), ("--junit", junit, write_junit)):
+    for flag, path in paths.items():
         if path is None:
             continue
         try:
-            write(reports, path, error)
+            if flag == "--report":
+                text = json_report_text(reports, error)
+            elif flag == "--junit":
+                from ..junit import junit_text
+
+                text = junit_text(reports, error)
+            else:
+                from ..htmlreport import html_text
+
+                text = html_text(reports, error, timeline)
+            if path == STDOUT:
+                click.echo(text, nl=False)
+            else:
+                write_atomic(path, text)
         except OSError as exc:
             click.echo(redact(f"error: {flag} {path}: cannot write the report ({exc.strerror or exc})"), err=True)
 
 
+def _run(jobs, options, paths: dict[str, Path | None]):
+    """`run_jobs` under the signal handlers, with a progress bar on a terminal (log lines elsewhere) and a
+    `Recorder` of every request for `--html`; the reports of an error before sending are written here.
+    Returns `(reports, recorder)`."""
+    from ..pipeline import run_jobs
+    from ..send.stop import interrupted_reason
+    from .progress import BarProgress, PlainProgress, Recorder
+
+    recorder = Recorder()
+    try:
+        with _signals_interrupt():
+            if sys.stderr.isatty():
+                with BarProgress() as recorder.inner:
+                    return run_jobs(jobs, options, recorder), recorder
+            recorder.inner = PlainProgress()
+            return run_jobs(jobs, options, recorder), recorder
+    except MwsyncError as exc:
+        _write_reports(paths, [], exc, recorder)
+        raise
+    except KeyboardInterrupt:
+        error = Interrupted(f"{interrupted_reason()}; nothing was sent")
+        _write_reports(paths, [], error, recorder)
+        raise error from None
+
+
 def _execute(jobs, *, source=None, profile, throttle, today, api_url, journal, limiter, lease_s, dry_run,
-             skip_invalid, resend_unknown, report, junit, embedded_rate_limit, state_dir, new_journal) -> None:
-    from ..pipeline import RunOptions, run_jobs
+             skip_invalid, resend_unknown, report, junit, html, embedded_rate_limit, state_dir, new_journal) -> None:
+    from ..pipeline import RunOptions
     from ..plan import SendOptions
     from ..report import run_exit_code
-    from .progress import BarProgress, PlainProgress
 
-    for flag, path in (("--report", report), ("--junit", junit)):
+    paths = {"--report": report, "--junit": junit, "--html": html}
+    if report == STDOUT and junit == STDOUT:
+        raise UsageError("--report - and --junit - would both write to stdout; give one of them a file")
+    for flag, path in paths.items():
         _check_writable(flag, path)
+    err = STDOUT in (report, junit)  # stdout carries the report: the human summary goes to stderr
     options = RunOptions(profile=profile, throttle=throttle, api_url=api_url, journal=journal, limiter=limiter,
                          lease_s=lease_s, today=as_date(today),
                          embedded_rate_limit=embedded_rate_limit, state_dir=state_dir, source=source,
                          new_journal=new_journal,
                          send=SendOptions(skip_invalid=skip_invalid, resend_unknown=resend_unknown, dry_run=dry_run))
-    try:
-        with _signals_interrupt():
-            if sys.stderr.isatty():
-                with BarProgress() as progress:
-                    reports = run_jobs(jobs, options, progress)
-            else:
-                reports = run_jobs(jobs, options, PlainProgress())
-    except MwsyncError as exc:
-        _write_reports(report, junit, [], exc)
-        raise
-    except KeyboardInterrupt:
-        error = Interrupted(f"{interrupted_reason()}; nothing was sent")
-        _write_reports(report, junit, [], error)
-        raise error from None
+    reports, recorder = _run(jobs, options, paths)
     for rep in reports:
-        click.echo(redact(summary(rep)))
+        click.echo(redact(summary(rep)), err=err)
         for warning in rep.warnings:
-            click.echo(redact(f"  warning: {warning}"))
+            click.echo(redact(f"  warning: {warning}"), err=err)
         for failure in rep.failures[:MAX_LISTED]:
-            click.echo(redact(failure_line(failure)))
+            click.echo(redact(failure_line(failure)), err=err)
         if len(rep.failures) > MAX_LISTED:
             click.echo(f"  ... and {len(rep.failures) - MAX_LISTED} more listed in --report / --junit "
-                       "(up to 50 invalid rows and 100 messages; mwsync status JOB for the journal)")
-    _write_reports(report, junit, reports)
+                       "(up to 50 invalid rows and 100 messages; mwsync status JOB for the journal)", err=err)
+    _write_reports(paths, reports, timeline=recorder)
     sys.exit(run_exit_code(reports))
 
 

@@ -4,10 +4,10 @@ building what runs (`build` -> `job`), all through `load_job`.
 After `load_job(path)` nothing downstream sees a raw dict or an unresolved `${ENV}` reference.
 """
 
-from .build import parse_throttle
+from .build import credentials_problem, parse_throttle
 from .job import Job, MessageSpec, RetryPolicy, SourceSpec, Subscription
 from .loader import load_job
 from .models import job_schema
 
-__all__ = ["Job", "MessageSpec", "RetryPolicy", "SourceSpec", "Subscription", "job_schema", "load_job",
-           "parse_throttle"]
+__all__ = ["Job", "MessageSpec", "RetryPolicy", "SourceSpec", "Subscription", "credentials_problem", "job_schema",
+           "load_job", "parse_throttle"]

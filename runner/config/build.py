@@ -37,10 +37,11 @@ def parse_throttle(text: str, name: str = "custom", flag: str = "--throttle") ->
 
 def build_job(model: JobFile, path: Path, problem: Report, lines: Mapping[str, int], *,
               profile: str | None, throttle: str | None, api_url: str | None, source: str | Path | None,
-              check_credentials: bool = True) -> Job | None:
+              check_credentials: bool = True, env_refs: Mapping[str, tuple[str, ...]] | None = None) -> Job | None:
     """The runtime `Job` for `model` (loaded from `path`), or None when a problem was reported.
-    `lines`: dotted key path -> line, kept on the job for render errors. Raises `UsageError` for a
-    bad `--profile`, `--throttle` or replay file."""
+    `lines`: dotted key path -> line, kept on the job for render errors; `env_refs`: the environment
+    variables each credential field references (`envref.credential_references`). Raises `UsageError`
+    for a bad `--profile`, `--throttle` or replay file."""
 
     profiles = dict(BUILTIN_PROFILES)
     profiles.update({key: Rate(p.limit, p.window_s, key) for key, p in model.throttle.profiles.items()})
@@ -53,7 +54,7 @@ def build_job(model: JobFile, path: Path, problem: Report, lines: Mapping[str, i
         if profile:
             raise UsageError(f"--profile: unknown profile '{profile}' (valid: {valid})")
         problem(("throttle", "profile"), f"unknown '{chosen}' (valid: {valid})")
-    subscription = _subscription(model, api_url, problem, check_credentials)
+    subscription = _subscription(model, api_url, problem, check_credentials, dict(env_refs or {}))
     base = path.parent
     message = _message(model, base, problem)
     source = _source(model, base, problem) if source is None else _source_file(Path(source), model)
@@ -144,7 +145,33 @@ def normalize_url(url: str) -> str:
     return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
 
 
-def _subscription(model: JobFile, api_url: str | None, problem, check_credentials: bool = True) -> Subscription:
+def credentials_problem(sub: Subscription) -> tuple[str, str] | None:
+    """`(field, message)` when `sub` (a real API) has neither both client credentials nor an API key, naming
+    the environment variables to export (`sub.env_refs`); None when it has what it needs."""
+    if sub.api_key or (sub.client_id and sub.client_secret):
+        return None
+    refs = sub.env_refs
+    if sub.client_id or sub.client_secret:
+        missing = "client_secret" if sub.client_id else "client_id"
+        names = refs.get(missing, ())
+        if names:
+            return missing, (f"client credentials need both client_id and client_secret: {' and '.join(names)} "
+                             f"{'is' if len(names) == 1 else 'are'} not set; export {names[0]}=...")
+        return missing, f"client credentials need both client_id and client_secret; set {missing} in the job file"
+    names = refs.get("client_id", ()) + refs.get("client_secret", ())
+    if names:
+        exports = " ".join(f"{n}=..." for n in names)
+        key = f" (or {refs['api_key'][0]} for an API key)" if refs.get("api_key") else ""
+        return "client_secret", (f"a real API needs client credentials, and {' and '.join(names)} "
+                                 f"{'is' if len(names) == 1 else 'are'} not set: export {exports}{key}")
+    return "client_secret", ("a real API needs client_id and client_secret (or api_key), and the job file names "
+                             "none: reference them from the environment, e.g. client_id: ${MOVEWORKS_CLIENT_ID} "
+                             "and client_secret: ${MOVEWORKS_CLIENT_SECRET}, then export MOVEWORKS_CLIENT_ID=... "
+                             "MOVEWORKS_CLIENT_SECRET=...")
+
+
+def _subscription(model: JobFile, api_url: str | None, problem, check_credentials: bool = True,
+                  env_refs: dict[str, tuple[str, ...]] | None = None) -> Subscription:
     sub = model.subscription
     url = (api_url or sub.api_url or EMBEDDED).strip()
     why = None
@@ -155,14 +182,7 @@ def _subscription(model: JobFile, api_url: str | None, problem, check_credential
         why = url_problem(url)
         if why:
             problem(("subscription", "api_url"), f"{where}: {why}")
-        if check_credentials and not sub.api_key and not (sub.client_id and sub.client_secret):
-            problem(("subscription", "client_secret"),
-                    "a real API needs client_id and client_secret (or api_key); set them from the environment, "
-                    "e.g. client_secret: ${MOVEWORKS_CLIENT_SECRET}")
-        elif check_credentials and bool(sub.client_id) != bool(sub.client_secret):
-            missing = "client_secret" if sub.client_id else "client_id"
-            problem(("subscription", missing), "client credentials need both client_id and client_secret")
-    return Subscription(
+    subscription = Subscription(
         api_url=None if url == EMBEDDED or why else normalize_url(url),
         client_id=sub.client_id,
         client_secret=sub.client_secret,
@@ -171,7 +191,12 @@ def _subscription(model: JobFile, api_url: str | None, problem, check_credential
         connect_timeout_s=sub.connect_timeout_s,
         read_timeout_s=sub.read_timeout_s,
         request_deadline_s=sub.deadline_s,
+        env_refs=env_refs or {},
     )
+    missing = credentials_problem(subscription) if check_credentials and url != EMBEDDED else None
+    if missing:
+        problem(("subscription", missing[0]), missing[1])
+    return subscription
 
 
 def _message(model: JobFile, base: Path, problem) -> MessageSpec | None:

@@ -33,6 +33,20 @@ def expand_env(value: str, environ: Mapping[str, str], problems: list[str]) -> s
     return expanded
 
 
+def references(value: Any) -> tuple[str, ...]:
+    """The environment variables `value` references (`${VAR}`, `${VAR:-...}`), in order; () for a non-string."""
+    return tuple(m.group(1) for m in ENV_RE.finditer(value)) if isinstance(value, str) else ()
+
+
+CREDENTIAL_FIELDS = ("client_id", "client_secret", "api_key")
+
+
+def credential_references(data: Any) -> dict[str, tuple[str, ...]]:
+    """`{field: (VAR, ...)}` for the credential fields of a raw job's `subscription` (before expansion)."""
+    sub = data.get("subscription") if isinstance(data, dict) else None
+    return {name: references(sub.get(name)) for name in CREDENTIAL_FIELDS} if isinstance(sub, dict) else {}
+
+
 SECRET_VARIABLES = {"client_secret": "MOVEWORKS_CLIENT_SECRET", "api_key": "MOVEWORKS_API_KEY"}
 
 

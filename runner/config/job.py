@@ -18,7 +18,8 @@ from ..rules import EMBEDDED, TargetKind, target_kind
 class Subscription:
     """Where and as whom to send. `api_url` is None for the embedded mock server.
 
-    `client_secret` and `api_key` never appear in repr, logs or reports.
+    `client_secret` and `api_key` never appear in repr, logs or reports. `env_refs`: the environment
+    variables each credential field references in the job file (to name them when they are unset).
     """
 
     api_url: str | None
@@ -29,6 +30,7 @@ class Subscription:
     connect_timeout_s: float = 5.0
     read_timeout_s: float = 30.0
     request_deadline_s: float | None = None
+    env_refs: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False)  # credential field -> VARs
 
     @property
     def deadline_s(self) -> float:

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from ..errors import ConfigError, Problem, UsageError
 from ..redact import SECRETS
 from .build import build_job
-from .envref import redact, resolve_env
+from .envref import credential_references, redact, resolve_env
 from .job import Job
 from .models import JobFile
 from .yamlfile import KeyPath, dotted, line_for, read_yaml
@@ -27,13 +27,16 @@ def _model_at(loc: KeyPath) -> type | None:
     from pydantic import BaseModel
 
     model: Any = JobFile
-    for part in loc[:-1]:
+    parts = iter(loc[:-1])
+    for part in parts:
         if not (isinstance(model, type) and issubclass(model, BaseModel)):
             return None
         field = model.model_fields.get(part) if isinstance(part, str) else None
         if field is None:
             return None
         annotation = field.annotation
+        if getattr(annotation, "__origin__", None) is dict:  # `profiles: {name: ProfileModel}`: skip the name
+            next(parts, None)
         args = [a for a in getattr(annotation, "__args__", ()) if isinstance(a, type)]
         candidates = [annotation] + args
         model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
@@ -101,6 +104,7 @@ def load_job(
     data, lines, problems = read_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError(problems + [Problem(name, "", "a job file is a mapping with keys message, source, ...")])
+    refs = credential_references(data)
     data, env_problems, from_env, env_values, sensitive = resolve_env(data, environ)
     for value in sensitive:  # the run's redaction filter knows them from now on
         SECRETS.add(value)
@@ -118,7 +122,7 @@ def load_job(
 
     job_lines = {dotted(p): line for p, line in lines.items() if p and p[0] in ("message", "source")}
     job = build_job(model, path, problem, job_lines, profile=profile, throttle=throttle, api_url=api_url,
-                    source=source, check_credentials=check_credentials)
+                    source=source, check_credentials=check_credentials, env_refs=refs)
     if problems:
         raise ConfigError(_redacted(problems, env_values))
     assert job is not None

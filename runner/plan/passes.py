@@ -25,6 +25,7 @@ from .decide import Decision, Recorded, decide
 from .ledger import KeyLedger
 
 MAX_PROBLEMS = 50
+MAX_UNLISTED = 10_000
 Item = RenderedMessage | Filtered | Rejected
 Lookup = Callable[[str], Recorded]
 Claim = Callable[[list[Delivery]], list[Delivery]]
@@ -52,7 +53,8 @@ class PlanSummary:
     resent), `elsewhere` held by another runner right now (a shared journal), `invalid` rows with problems,
     `filtered` rows the filter dropped; `duplicates` deliveries
     dropped because an earlier row had the same idempotency key and recipient; `recipients` over all
-    messages; `requests` after chunking and coalescing. `problems`: the first 50 of `problem_count`;
+    messages; `requests` after chunking and coalescing. `problems`: the first 50 of `problem_count` distinct
+    problems (one problem repeated on many rows counts once, with its row count);
     `invalid_rows`: every invalid row number (the send pass skips them)."""
 
     messages: int = 0
@@ -83,16 +85,27 @@ class _Counts:
         ("messages", "to_send", "skipped", "changed", "held", "elsewhere", "filtered", "duplicates", "recipients",
          "requests"), 0))
     changed_keys: list[str] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
+    problems: dict[tuple, Problem] = field(default_factory=dict)
     problem_count: int = 0
     invalid_rows: set[int] = field(default_factory=set)
+    unlisted: set[tuple] = field(default_factory=set)
 
     def problem(self, found: Iterable[Problem], row: int) -> None:
+        """Record `found` for `row`; the same problem (file, field, line, text) on many rows is kept once,
+        with its first and last row and how many rows have it."""
         self.invalid_rows.add(row)
         for problem in found:
-            self.problem_count += 1
-            if len(self.problems) < MAX_PROBLEMS:
-                self.problems.append(problem)
+            same = (problem.file, problem.where, problem.line, problem.message)
+            seen = self.problems.get(same)
+            if seen is not None:
+                self.problems[same] = replace(seen, rows=(seen.rows or 1) + 1, last_row=problem.row)
+            elif len(self.problems) < MAX_PROBLEMS:
+                self.problems[same] = problem
+                self.problem_count += 1
+            elif same not in self.unlisted:  # counted once, not shown (bounded: beyond it, counted per row)
+                self.problem_count += 1
+                if len(self.unlisted) < MAX_UNLISTED:
+                    self.unlisted.add(same)
 
     def decided(self, message: RenderedMessage, decision: Decision) -> None:
         self.values["recipients"] += len(message.recipients)
@@ -102,7 +115,7 @@ class _Counts:
 
     def summary(self) -> PlanSummary:
         return PlanSummary(**self.values, invalid=len(self.invalid_rows), changed_keys=tuple(self.changed_keys),
-                           problems=tuple(self.problems), problem_count=self.problem_count,
+                           problems=tuple(self.problems.values()), problem_count=self.problem_count,
                            invalid_rows=frozenset(self.invalid_rows))
 
 
@@ -189,8 +202,8 @@ def plan_pass(items: Iterable[Item], lookup: Lookup, options: SendOptions, *, la
     summary = counts.summary()
     if summary.problem_count and not options.skip_invalid:
         raise InvalidMessages(list(summary.problems), total=summary.problem_count,
-                              note=f"{job_file or label}: nothing was sent; fix the rows, or pass --skip-invalid "
-                                   "to send the valid rest")
+                              note=f"{job_file or label}: nothing was sent ({summary.invalid} invalid rows); fix the "
+                                   "rows, or pass --skip-invalid to send the valid rest")
     return summary
 
 

@@ -45,7 +45,7 @@ from ..errors import (
     Unreachable,
     UsageError,
 )
-from ..records import SendResult
+from ..records import Attempt, SendResult
 from .auth import BearerAuth, TokenCache
 from .retry import Reauthenticate, retrying
 from .session import MoveworksSession, allow_loopback_http, retry_after_s
@@ -194,14 +194,17 @@ class MoveworksClient:
     `retry`: attempts, waits (seconds) and `resend_on`; `pool_size`: the run's concurrent connections.
     `clock` and `sleep` are injectable; `stop` (an event set on Ctrl-C) cuts retry waits short and keeps
     further requests from going out (`Interrupted`). `on_token(value)` is told every access token issued
-    (the run's redaction filter). Thread-safe: threads share the session and token cache.
+    (the run's redaction filter). `on_attempt(Attempt)` is told of every HTTP request that went out, token
+    requests and retries included (what `--html` charts). Thread-safe: threads share the session and
+    token cache.
     Raises `UsageError` for a plain-http URL to anything but a loopback host.
     """
 
     def __init__(self, base_url: str, subscription: Subscription, limiter: Limiter, *,
                  retry: RetryPolicy = RetryPolicy(), pool_size: int = 1,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] | None = None,
-                 stop: threading.Event | None = None, on_token: Callable[[str], None] | None = None):
+                 stop: threading.Event | None = None, on_token: Callable[[str], None] | None = None,
+                 on_attempt: Callable[[Attempt], None] | None = None):
         self.base_url = base_url.rstrip("/")
         if not allow_loopback_http(self.base_url):
             raise UsageError(f"{self.base_url}: plain http would send credentials in clear text; use https "
@@ -217,6 +220,10 @@ class MoveworksClient:
                                         retry_after_default_s=retry.retry_after_default_s,
                                         max_retry_after_s=retry.max_retry_after_s, deadline_s=self.deadline_s,
                                         stop=stop)
+        self._on_attempt = on_attempt
+        self._local = threading.local()  # this thread's attempt number within its current send
+        if on_attempt is not None:
+            self.session.on_attempt = self._attempted
         self.session.register_compliance_hook("access_token_response", _token_response)
         if subscription.token_request == "json":
             self.session.register_compliance_hook("access_token_request", _json_token_request)
@@ -228,6 +235,12 @@ class MoveworksClient:
             key = subscription.api_key
             self.tokens = None
             self.auth = BearerAuth(lambda: key)
+
+    def _attempted(self, request: requests.PreparedRequest, started_s: float, status: int | None) -> None:
+        path = urlsplit(request.url or "").path
+        kind = "token" if path.endswith(TOKEN_PATH) else "auth test" if path.endswith(AUTH_TEST_PATH) else "send"
+        retry = kind == "send" and getattr(self._local, "attempt", 1) > 1
+        self._on_attempt(Attempt(kind, started_s, time.time(), status, retry))
 
     def _fetch_token(self) -> tuple[str, float]:
         """POST the client credentials (in the body, never a Basic header) for a new access token.
@@ -281,6 +294,7 @@ class MoveworksClient:
             for attempt in retrying(self.retry, sleep=self._sleep, stop=self._stop):
                 with attempt:
                     counts["attempts"] += 1
+                    self._local.attempt = counts["attempts"]
                     try:
                         status = self._attempt(url, body, auth, counts, event_id)
                     except RateLimited:  # from the send or from its access-token request

@@ -23,6 +23,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -124,7 +125,13 @@ class MoveworksSession(OAuth2Session):
     `retry_after_default_s` / `max_retry_after_s`: pause after a 429 without / with Retry-After (cap);
     `deadline_s`: the most seconds one request may take from connecting to the last byte of its answer;
     `stop`: once set (Ctrl-C), no further request goes out: `send` raises `Interrupted` instead.
+    `on_attempt(request, started_s, status)` is called after each request that went out (wall-clock start,
+    HTTP status or None when no answer came); the client sets it.
     """
+
+    @staticmethod
+    def on_attempt(request: requests.PreparedRequest, started_s: float, status: int | None) -> None:
+        """Told of every request that went out (default: nothing)."""
 
     def __init__(self, limiter: Limiter, *, client_id: str = "", pool_size: int = 1,
                  retry_after_default_s: float = 60.0, max_retry_after_s: float = 120.0,
@@ -155,6 +162,7 @@ class MoveworksSession(OAuth2Session):
                                 f"{self.limiter.limit} per {self.limiter.window_s:g} s, so a token and the send it is "
                                 "for never fit one token lifetime; raise the profile's limit")
             auth.refresh()
+        started = None
         try:
             if self.stop is not None and self.stop.is_set():
                 raise Interrupted("the run was interrupted before this request was sent")
@@ -163,9 +171,15 @@ class MoveworksSession(OAuth2Session):
             before_send = getattr(request, "mwsync_before_send", None)
             if before_send is not None:
                 before_send()
+            started = time.time()
             response = self._send_within_deadline(request, **kwargs)
+        except BaseException:
+            if started is not None:
+                self.on_attempt(request, started, None)
+            raise
         finally:
             slot.done()
+        self.on_attempt(request, started, response.status_code)
         if response.status_code == 429:
             self._pause(response)
         return response

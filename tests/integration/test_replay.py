@@ -62,7 +62,7 @@ def test_bad_files_are_named(write_job, tmp_path, client_env, name, content, fra
 
 def test_example_replay_job_plans():
     result = CliRunner().invoke(cli, ["plan", "--json", str(REPO / "jobs/replay/message-set.yaml")])
-    assert json.loads(result.output)["requests"] == 41
+    assert json.loads(result.output)["jobs"][0]["requests"] == 41
 
 
 def test_repeated_keys_send_once_and_conflicting_content_is_refused(write_job, mock, tmp_path, client_env):

@@ -73,19 +73,28 @@ def test_invalid_rows_send_nothing_and_name_the_row(mwsync, write_job, mock, tmp
     assert skipped.exit_code == 1  # not everything was sent
 
 
-def test_problem_headline_counts_every_invalid_row(mwsync, write_job, mock, tmp_path):
+def test_problem_headline_counts_every_distinct_problem(mwsync, write_job, mock, tmp_path):
     data = rows(60)
-    for row in data:
-        row["email"] = "broken"
+    for i, row in enumerate(data):
+        row["email"] = f"broken{i}"
     result = mwsync(*run_args(write_job(job_dict(source={"rows": data})), mock, tmp_path))
     assert result.exit_code == 2 and "60 row problems:" in result.output and "... and 10 more" in result.output
+    assert "nothing was sent (60 invalid rows)" in result.output
+
+
+def test_one_template_error_on_many_rows_is_one_line_with_the_row_count(mwsync, write_job, mock, tmp_path):
+    job = job_dict(source={"rows": [dict(r, days="7") for r in rows(316)], "filter": "id | int <= days"})
+    result = mwsync(*run_args(write_job(job), mock, tmp_path))
+    assert result.exit_code == 2, result.output
+    assert "rows 1-316 (316 rows), source.filter: TypeError: '<=' not supported" in result.output
+    assert result.output.count("not supported") == 1 and "row problems" not in result.output
 
 
 def test_undefined_variable_reports_template_and_row(mwsync, write_job, mock, tmp_path):
     job = job_dict()
     job["message"]["text"] = "Hi {{ nmae }}"
     result = mwsync(*run_args(write_job(job), mock, tmp_path))
-    assert result.exit_code == 2 and "row 1" in result.output and "'nmae' is undefined" in result.output
+    assert result.exit_code == 2 and "rows 1-5 (5 rows)" in result.output and "'nmae' is undefined" in result.output
 
 
 def test_changed_content_is_reported_not_resent(mwsync, write_job, mock, tmp_path):
@@ -158,7 +167,7 @@ def test_cli_usage_errors(mwsync, write_job, args, code, fragment):
 
 def test_plan_json_shows_both_estimates(mwsync, write_job):
     result = mwsync("plan", "--json", write_job(job_dict()))
-    plan = json.loads(result.output)
+    [plan] = json.loads(result.output)["jobs"]
     assert plan["requests"] == 5 and set(plan["estimate_s"]) == {"profile", "moveworks_default_120_per_min"}
 
 

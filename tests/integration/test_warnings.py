@@ -23,7 +23,7 @@ def plan_warnings(mwsync, path) -> tuple[list[str], list[str]]:
     """`mwsync plan --json` warnings, and the `warning:` lines `mwsync plan` prints."""
     as_json = mwsync("plan", "--json", path)
     assert as_json.exit_code == 0, as_json.output
-    entry = json.loads(as_json.output)
+    [entry] = json.loads(as_json.output)["jobs"]
     printed = mwsync("plan", path)
     return entry["warnings"], warning_lines(printed.output)
 

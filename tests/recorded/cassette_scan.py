@@ -28,8 +28,9 @@ from vcr.serialize import deserialize
 from vcr.serializers import yamlserializer
 
 from mwsync.mock_server.cassettes import ACCESS_TOKEN, REQUEST_FIELDS, RESPONSE_FIELDS
+from mwsync.rules import DEMO_CLIENT
 
-DEMO_SECRET = "mwsync-demo-secret"
+DEMO_SECRET = DEMO_CLIENT[1]
 ENV_PREFIX = "MOVEWORKS_"
 MIN_ENV_VALUE_CHARS = 4
 BEARER_RE = re.compile(r"Bearer[ \t]+([^\s\"',}]+)")

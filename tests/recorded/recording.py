@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from mwsync.config.job import RetryPolicy
 from mwsync.mock_server import MockServer
 from mwsync.mock_server.cassettes import REPLAY_URL
+from mwsync.rules import DEMO_CLIENT
 
 #: The event and recipient every cassette shows (a tenant's real ones are aliased to these).
 EVENT_ID = "5c1d6f0e-6a8b-4c53-9a51-0f7b8e4a2d11"
 RECIPIENT = "ada@example.com"
 #: Credentials the mock accepts while recording (scrubbed from every cassette).
-MOCK_CLIENT = ("mwsync-demo", "mwsync-demo-secret")
+MOCK_CLIENT = DEMO_CLIENT
 #: Credentials the runner sends on replay: anything works, they are scrubbed before matching.
 REPLAY_CLIENT = ("replay-client-id", "replay-client-secret")
 #: Small waits so a recording never sleeps long (replays pass a fake `sleep`).

@@ -122,9 +122,24 @@ def test_api_url_schemes(write_job, url, ok):
         assert any("subscription.api_url" in p for p in problems_of(path))
 
 
-def test_real_api_without_credentials_says_which_env(write_job):
+def test_real_api_without_credentials_names_the_unset_variables(write_job):
     found = problems_of(write_job(BASE), environ={"MW_CLIENT_ID": "", "MW_CLIENT_SECRET": ""})
-    assert any("client_secret" in p and "MOVEWORKS_CLIENT_SECRET" in p for p in found)
+    assert any("subscription.client_secret" in p and "MW_CLIENT_ID and MW_CLIENT_SECRET are not set" in p
+               and "export MW_CLIENT_ID=... MW_CLIENT_SECRET=..." in p for p in found), found
+    assert not any("edit" in p for p in found)
+
+
+def test_one_missing_credential_names_its_variable(write_job):
+    found = problems_of(write_job(BASE), environ={"MW_CLIENT_ID": "an-id", "MW_CLIENT_SECRET": ""})
+    assert any("subscription.client_secret" in p and "MW_CLIENT_SECRET is not set; export MW_CLIENT_SECRET=..." in p
+               for p in found), found
+
+
+def test_a_job_naming_no_credentials_shows_how_to_reference_them(write_job):
+    text = BASE.replace("${MW_CLIENT_ID}", "").replace("${MW_CLIENT_SECRET}", "")
+    found = problems_of(write_job(text), environ={})
+    assert any("client_secret: ${MOVEWORKS_CLIENT_SECRET}" in p and "export MOVEWORKS_CLIENT_ID=..." in p
+               for p in found), found
 
 
 def test_embedded_needs_no_credentials(write_job):
@@ -249,3 +264,10 @@ def test_an_event_id_from_the_environment_is_shown_in_its_error(write_job):
     text = BASE.replace("3f1c2a9e-5b7d-4e8f-9a10-2b3c4d5e6f70", "${EVENT}")
     found = "\n".join(problems_of(write_job(text), environ=dict(ENV, EVENT="not-a-uuid-1234")))
     assert "message.event_id" in found and "'not-a-uuid-1234' is not a UUID" in found
+
+
+def test_an_unknown_key_in_a_custom_profile_lists_the_profile_fields(write_job):
+    text = BASE + "throttle:\n  profile: mine\n  profiles:\n    mine: {limit: 10, window_s: 2, windwo_s: 3}\n"
+    found = problems_of(write_job(text), environ=ENV)
+    assert any("throttle.profiles.mine.windwo_s: unknown key 'windwo_s' (valid: limit, window_s); did you mean "
+               "'window_s'?" in p for p in found), found

@@ -7,10 +7,10 @@ import uuid
 import requests
 
 from mwsync.mock_server import MockServer
+from mwsync.rules import DEMO_CLIENT
 from tests.support import FakeClock  # noqa: F401 - the suite's one fake clock, re-exported for these tests
 
-CLIENT_ID = "mwsync-demo"
-CLIENT_SECRET = "mwsync-demo-secret"
+CLIENT_ID, CLIENT_SECRET = DEMO_CLIENT
 EVENT_ID = "5c1d6f0e-6a8b-4c53-9a51-0f7b8e4a2d11"
 TOKEN_FORM = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "grant_type": "client_credentials"}
 

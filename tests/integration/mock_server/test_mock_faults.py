@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import requests
 from mock_helpers import TOKEN_FORM, error_of, get_token, send
@@ -82,6 +84,9 @@ def test_latency_faults(srv, http, spec, target, min_ms):
         http.post(f"{srv.url}/oauth/v1/token", data=TOKEN_FORM)
     else:
         send(srv, http, token)
+    deadline = time.monotonic() + 5  # the server logs a request just after its answer left: wait for it
+    while len(srv.requests()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.005)
     assert srv.requests(limit=1)[0]["duration_ms"] >= min_ms
     assert srv.stats()["faults"]["delayed_requests"] == 1
 
