@@ -285,13 +285,15 @@ class PostgresJournal:
 
     def failures(self, limit: int = 100, run_only: bool = True,
                  states: tuple[str, ...] = ("failed", "unknown")) -> list[dict]:
-        """Up to `limit` messages in `states`: `{"key", "row", "state", "status", "code", "error", "recipients"}`."""
-        where = "target = %(target)s AND job = %(job)s AND state = ANY(%(states)s)" + (
-            " AND run_id = %(run)s" if run_only else "")
+        """Up to `limit` messages in `states`: `{"key", "row", "state", "status", "code", "error", "recipients"}`;
+        another live runner's requests in flight (`pending`) are not listed: they are not in doubt."""
+        where = (f"d.target = %(target)s AND d.job = %(job)s AND d.state = ANY(%(states)s) AND NOT (d.state = "
+                 f"'pending' AND d.run_id <> %(run)s AND {pgsql.OWNER_ALIVE})")  # in flight elsewhere: not in doubt
+        where += " AND d.run_id = %(run)s" if run_only else ""
         with self._use() as db:
             rows = db.execute(
                 f"SELECT key, MIN(source_row), state, MIN(http_status), MIN(error_code), MIN(error_message), "
-                f"COUNT(*) FROM mwsync_deliveries WHERE {where} GROUP BY key, state ORDER BY MIN(source_row) "
+                f"COUNT(*) FROM mwsync_deliveries d WHERE {where} GROUP BY key, state ORDER BY MIN(source_row) "
                 f"LIMIT %(limit)s", self._args(states=list(states), limit=limit)).fetchall()
         columns = ("key", "row", "state", "status", "code", "error", "recipients")
         return [dict(zip(columns, r, strict=True)) for r in rows]

@@ -194,3 +194,11 @@ def test_an_unreachable_database_names_the_host_and_cause_and_never_the_password
     text = SECRETS.redact(str(caught.value))
     assert "connection refused" in text and "127.0.0.1" in text and "nothing was sent" in text
     assert "hunter2" not in str(caught.value) and "hunter2" not in SECRETS.redact(f"echo {url}")
+
+
+def test_another_live_runners_request_in_flight_is_not_in_doubt(runner):
+    busy, reader = runner(), runner()
+    busy.claim(deliveries(A))
+    busy.begin(batch(deliveries(A)))
+    assert reader.failures(run_only=False, states=("unknown", "pending")) == []
+    assert busy.failures(run_only=False, states=("pending",))[0]["key"] == "k"
