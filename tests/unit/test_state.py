@@ -101,3 +101,17 @@ def test_an_unknown_journal_or_limiter_scheme_is_a_job_file_error(write_job):
         load_job(path, environ={})
     assert "journal: a journal is a file path or a postgresql://" in str(caught.value)
     assert "limiter: a shared limiter is a redis://" in str(caught.value)
+
+
+def test_a_missing_client_library_names_the_extra_to_install(monkeypatch):
+    import sys
+
+    from mwsync.journal import open_journal
+    from mwsync.send.throttle import open_limiter
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if not installed: importing it raises ImportError
+    monkeypatch.setitem(sys.modules, "redis", None)
+    with pytest.raises(UsageError, match=r"pip install 'mwsync\[shared\]'"):
+        open_journal("postgresql://mwsync@db/mwsync", target="t", job="j")
+    with pytest.raises(UsageError, match=r"pip install 'mwsync\[shared\]'"):
+        open_limiter("redis://r:6379/0", target="t", limit=10, window_s=2)
