@@ -7,10 +7,12 @@ By hand (start a mock first: `mwsync mock-server --rate-limit 20/2`)::
     locust -f "$(mwsync loadtest --locustfile)" -H http://127.0.0.1:8765 --headless -u 50 -t 10s RawUser
 
 Distributed: `--master --mwsync-throttle 500/60` on one node, `--worker` (same locustfile) on each other one.
-Settings (`--mwsync-*`) reach the workers with the master's options. Each worker throttles on its own until a
-shared limiter exists, so at test start the master splits the profile's budget: worker i of n gets
-`limit // n` calls per window, plus one for the first `limit % n` workers (`support.budget_share`); the shares
-add up to the profile. Workers that join later are not counted: start all workers first (`--expect-workers`).
+Settings (`--mwsync-*`) reach the workers with the master's options. With `--mwsync-limiter redis://HOST:PORT/DB`
+every worker takes its slots from one Redis limiter (`mwsync.send.redis_limiter`): one budget, the whole
+profile, shared by all of them, also by workers that join later. Without it each worker throttles on its own,
+so at test start the master splits the profile's budget: worker i of n gets `limit // n` calls per window,
+plus one for the first `limit % n` workers (`support.budget_share`); the shares add up to the profile. Workers
+that join later are not counted then: start all workers first (`--expect-workers`).
 
 Users (name one on the command line; with none named, only `MwsyncUser` runs, not a mix):
 
@@ -56,7 +58,7 @@ from mwsync.loadtest.listener import ID_FIELD, LOADTEST_LISTENER_ID, LOADTEST_LI
 from mwsync.loadtests.support import Ledger, MessageIds, budget_share
 from mwsync.rate import Rate
 from mwsync.rules import DEMO_CLIENT, LISTENER_NOTIFY_PATH
-from mwsync.send import ListenerClient, MoveworksClient, SlidingWindowLimiter, Unlimited
+from mwsync.send import ListenerClient, MoveworksClient, Unlimited, open_limiter
 from mwsync.send.client import SEND_PATH, TOKEN_PATH
 
 POOL_SIZE = 64  # connections kept per process: the most `concurrent_connections` a job may ask for
@@ -88,6 +90,9 @@ def _add_arguments(parser) -> None:
                         help="Client id (the secret is read from MWSYNC_CLIENT_SECRET only).")
     parser.add_argument("--mwsync-ledger", default="", env_var="MWSYNC_LEDGER", include_in_web_ui=False,
                         help="Write each message's outcome to this JSON file when the test stops.")
+    parser.add_argument("--mwsync-limiter", default="", env_var="MWSYNC_LIMITER",
+                        help="A Redis limiter shared by every worker (redis://HOST:PORT/DB): one budget, the whole "
+                             "profile. Default: each process its own, the profile split between workers.")
     parser.add_argument("--mwsync-run-id", default=uuid.uuid4().hex[:8], env_var="MWSYNC_RUN_ID",
                         include_in_web_ui=False, help="Tag in every message id of this run.")
     parser.add_argument("--mwsync-listener-auth", default="", choices=["", "none", "hmac"],
@@ -103,7 +108,9 @@ class LoadProcess:
         job = load_job(options.mwsync_job) if options.mwsync_job else None
         auth = getattr(options, "mwsync_listener_auth", "")
         profile = resolve_profile(job, options.mwsync_throttle or None, "listener" if auth else "events")
-        self.throttle = Rate(budget_share(profile.limit, workers, index), profile.window_s, profile.name)
+        self.limiter_url = options.mwsync_limiter or None
+        share = profile.limit if self.limiter_url else budget_share(profile.limit, workers, index)
+        self.throttle = Rate(share, profile.window_s, profile.name)
         self.retry = job.retry if job else RetryPolicy()
         self.event_id = options.mwsync_event_id or (job.message.event_id if job else LOADTEST_EVENT_ID)
         secret = os.environ.get("MWSYNC_CLIENT_SECRET", DEMO_CLIENT[1])
@@ -122,7 +129,9 @@ class LoadProcess:
     def client(self, throttled: bool = True) -> MoveworksClient:
         """The process's client, throttled by its share of the profile or not at all."""
         if throttled not in self._clients:
-            limiter = SlidingWindowLimiter(self.throttle.limit, self.throttle.window_s) if throttled else Unlimited()
+            scope = self._environment.host.rstrip("/") + (" listeners" if self.listener else "")
+            limiter = open_limiter(self.limiter_url, target=scope, limit=self.throttle.limit,
+                                   window_s=self.throttle.window_s) if throttled else Unlimited()
             settings = dict(retry=self.retry, pool_size=POOL_SIZE)
             client = ListenerClient(self._environment.host, self.subscription, limiter, listener=self.listener,
                                     **settings) if self.listener else \

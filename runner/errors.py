@@ -13,7 +13,8 @@ tested in several places)::
     │   ├── Interrupted                      Ctrl-C, SIGTERM or SIGHUP: nothing more was sent
     │   ├── AuthError                        the credentials were refused or the token response is unusable
     │   ├── Unreachable                      the API (or its token endpoint) cannot be reached
-    │   └── JournalError                     the journal cannot be read or written, or was replaced
+    │   ├── JournalError                     the journal cannot be read or written, or was replaced
+    │   └── LimiterUnavailable               the shared (Redis) limiter cannot be reached: never unthrottled
     └── DeliveryError                exit 1  a send request did not succeed
         ├── TransientError                   429, 503, connection refused: retried with backoff
         │   └── RateLimited                  429, carries Retry-After in seconds when the API sent one
@@ -129,6 +130,11 @@ class RunStopped(MwsyncError):
 class JournalError(RunStopped):
     """The journal cannot be opened, read or written (corrupt, foreign, read-only, disk full), or it was
     emptied, replaced or deleted: nothing more is sent."""
+
+
+class LimiterUnavailable(RunStopped):
+    """The shared rate limiter (Redis) cannot be reached or used: the run stops rather than send
+    unthrottled. The message names the Redis URL (without password) and the cause."""
 
 
 class LoadtestError(MwsyncError):

@@ -3,28 +3,29 @@
     config (load_job) -> sources (rows) -> templates (render) -> plan (plan_pass, send_pass)
         -> send (client, Sender) -> journal -> report
 
-`run_jobs` loads every job first (any bad job file: nothing is sent), gives each target one
-`SlidingWindowLimiter` at the strictest of its jobs' profiles (Moveworks' rate limit is
-organisation-wide, so jobs running side by side must not each spend the whole budget; listener jobs
-spend the listeners' budget, apart from the Events API's), runs `concurrent_batch_executions` jobs at
-once (the largest among them), and starts the bundled mock server on 127.0.0.1 when a job targets
-`embedded` (registering each embedded listener job's listener).
+`run_jobs` loads every job first (any bad job file: nothing is sent), gives each organisation-wide budget
+one limiter (in-process, or shared through Redis: `mwsync.state`) at the strictest of its jobs' profiles
+(Moveworks' rate limits are organisation-wide, so jobs running side by side must not each spend the whole
+budget; listener jobs spend the listeners' budget, apart from the Events API's), runs
+`concurrent_batch_executions` jobs at once (the largest among them), and starts the bundled mock server on
+127.0.0.1 when a job targets `embedded` (registering each embedded listener job's listener).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import Job, load_job
 from .embedded import as_demo_client, start_embedded
 from .errors import ConfigError, Interrupted, Problem, ProblemList, TemplateError
-from .journal import JournalBackend, SqliteJournal
+from .journal import JournalBackend
 from .payload import PayloadRenderer
 from .plan import PlanSummary, SendOptions, no_journal, plan_pass, send_pass
 from .records import Attempt, Filtered, Rejected, RenderedMessage, RenderedPayload
@@ -32,8 +33,9 @@ from .redact import SECRETS, redact
 from .report import JobReport, build_report, plan_estimates, plan_warnings
 from .rules import EMBEDDED_RATE_LIMIT, listener_limit
 from .send.stop import StopSignal, interrupted_reason, running
-from .send.throttle import Limiter, SlidingWindowLimiter  # no `requests`: plan and validate stay light
+from .send.throttle import Limiter  # no `requests`: plan and validate stay light
 from .sources import iter_rows
+from .state import check_ci_journal, journal_location, open_job_journal, open_limiters
 from .templates import MessageRenderer
 
 Renderer = MessageRenderer | PayloadRenderer
@@ -41,12 +43,16 @@ Renderer = MessageRenderer | PayloadRenderer
 
 @dataclass(frozen=True)
 class RunOptions:
-    """Command-line choices for `mwsync run` (see `mwsync run --help`)."""
+    """Command-line choices for `mwsync run` (see `mwsync run --help`). `journal`: a file path or a
+    `postgresql://` URL; `limiter`: a `redis://` URL (None: in-process); `lease_s`: a shared journal's
+    lease (None: 30 s)."""
 
     profile: str | None = None
     throttle: str | None = None
     api_url: str | None = None
-    journal: Path | None = None
+    journal: Path | str | None = None
+    limiter: str | None = None
+    lease_s: float | None = None
     state_dir: Path | None = None
     today: dt.date | None = None
     embedded_rate_limit: str = EMBEDDED_RATE_LIMIT
@@ -76,12 +82,7 @@ def load_jobs(paths: Sequence[str | Path], options: RunOptions, *, check_credent
     return jobs
 
 
-def journal_path(job: Job, options: RunOptions) -> Path:
-    """`--journal PATH` if given, else `<state dir>/journal/<job>.sqlite`, where the state dir is
-    `--state-dir` (env MWSYNC_STATE_DIR) or `.mwsync` beside the job file: the same journal whatever
-    the working directory, so running a job from elsewhere never sends it again."""
-    state_dir = options.state_dir or job.path.resolve().parent / ".mwsync"
-    return options.journal or state_dir / "journal" / f"{job.name}.sqlite"
+journal_path = journal_location  # the name earlier versions exported
 
 
 def reference_date(job: Job, options: RunOptions) -> dt.date:
@@ -124,17 +125,6 @@ class Progress:
         """`job` is done."""
 
 
-def _limiters(jobs: Sequence[Job], stop: StopSignal) -> dict[str, Limiter]:
-    """One limiter per organisation-wide budget (`Job.rate_scope`: a target's Events API, its secured
-    listeners, its unsecured listeners), at the strictest (lowest calls/s) profile among the jobs using it.
-    Their waits end early when `stop` is set (Ctrl-C), and the session then sends nothing more."""
-    strictest = {}
-    for job in jobs:
-        current = strictest.get(job.rate_scope)
-        if current is None or job.throttle.rate_per_s < current.rate_per_s:
-            strictest[job.rate_scope] = job.throttle
-    return {target: SlidingWindowLimiter(t.limit, t.window_s, sleep=stop.wait, stop=stop)
-            for target, t in strictest.items()}
 
 
 @dataclass
@@ -147,11 +137,7 @@ class _Planned:
     plan: PlanSummary
     recovered: int
     started: float
-
-
-def _open_journal(job: Job, options: RunOptions) -> SqliteJournal:
-    return SqliteJournal(journal_path(job, options), target=job.target, job=job.name,
-                         create=options.new_journal)
+    tally: dict[str, int] = field(default_factory=dict)  # the send pass's: messages left to other runners
 
 
 def _prepare(job: Job, options: RunOptions, stack: ExitStack) -> _Planned:
@@ -160,7 +146,9 @@ def _prepare(job: Job, options: RunOptions, stack: ExitStack) -> _Planned:
     started = time.monotonic()
     job = as_demo_client(job)
     renderer = renderer_for(job, reference_date(job, options))
-    journal = _open_journal(job, options)
+    if not options.send.dry_run:
+        check_ci_journal(job, journal_location(job, options), options)
+    journal = open_job_journal(job, options)
     stack.callback(journal.close)
     recovered = journal.recover()
     plan = plan_pass(rendered(job, renderer), journal.lookup, options.send, label=job.source.label,
@@ -184,11 +172,14 @@ def _send(planned: _Planned, base_url: str | None, limiter: Limiter, options: Ru
         try:
             sender = Sender(client, journal, workers=job.concurrent_connections, name=job.name,
                             progress=lambda b, r: progress.request_done(job, b, r), stop=stop)
-            sent = sender.run(send_pass(rendered(job, planned.renderer), journal.lookup, options.send, plan))
+            claim = functools.partial(journal.claim, resend_unknown=options.send.resend_unknown)
+            sent = sender.run(send_pass(rendered(job, planned.renderer), journal.lookup, options.send, plan,
+                                        claim=claim, tally=planned.tally))
         finally:
             client.close()
     report = build_report(job, plan, sent, journal, time.monotonic() - planned.started,
-                          recovered=planned.recovered, dry_run=options.send.dry_run)
+                          recovered=planned.recovered, dry_run=options.send.dry_run,
+                          elsewhere=planned.tally.get("elsewhere", 0) if sent is not None else plan.elsewhere)
     progress.job_finished(report)
     return report
 
@@ -242,7 +233,6 @@ def run_jobs(paths: Sequence[str | Path], options: RunOptions, progress: Progres
     progress = progress or Progress()
     jobs = load_jobs(paths, options)
     stop = StopSignal()  # Ctrl-C anywhere stops every job: no new request starts
-    limiters = _limiters(jobs, stop)
     parallel = max(job.concurrent_batch_executions for job in jobs)
     with ExitStack() as stack:
         stack.enter_context(running(stop))
@@ -251,10 +241,14 @@ def run_jobs(paths: Sequence[str | Path], options: RunOptions, progress: Progres
         except KeyboardInterrupt:
             raise Interrupted(interrupted_reason() + " while planning; nothing was sent") from None
         embedded_url = None if options.send.dry_run else start_embedded(jobs, options.embedded_rate_limit, stack)
+        limiters = open_limiters(jobs, options, stop) if not options.send.dry_run else {}
+        for limiter in limiters.values():
+            if hasattr(limiter, "close"):
+                stack.callback(limiter.close)
 
         def one(item: _Planned) -> JobReport:
             url = item.job.subscription.api_url or embedded_url
-            return _send(item, url, limiters[item.job.rate_scope], options, progress, StopSignal(stop))
+            return _send(item, url, limiters.get(item.job.rate_scope), options, progress, StopSignal(stop))
 
         if parallel == 1 or len(planned) == 1:
             reports = []

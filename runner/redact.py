@@ -61,3 +61,21 @@ SECRETS = SecretRegistry()
 def redact(text: str | None) -> str | None:
     """`text` through the process's `SECRETS` (None stays None)."""
     return None if text is None else SECRETS.redact(str(text))
+
+
+def url_without_password(url: str) -> str:
+    """`url` as it may be shown: its password (in the user part, or a `password=` query parameter) removed,
+    and registered in `SECRETS` so that it is redacted wherever else it turns up (a driver's error message).
+    `postgresql://mwsync:s3cret@db:5432/mwsync` -> `postgresql://mwsync@db:5432/mwsync`."""
+    from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    user, colon, password = userinfo.partition(":")
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    for secret in [password] + [value for name, value in query if name == "password"]:
+        SECRETS.add(secret)
+        SECRETS.add(unquote(secret))
+    netloc = f"{user}@{hostport}" if at and user else hostport
+    shown = urlencode([(name, value) for name, value in query if name != "password"])
+    return urlunsplit((parts.scheme, netloc, parts.path, shown, parts.fragment))

@@ -7,7 +7,7 @@ The JSON document, the same shape for one job or several, and for a run that fai
      "jobs": [{"job", "file", "target", "journal": {"location", "shared"}, "profile": {"name", "limit",
                "window_s"}, "dry_run",
                "messages": {"total", "sent", "skipped", "failed", "unknown", "held", "changed", "invalid",
-                            "filtered", "duplicates"},
+                            "filtered", "duplicates", "elsewhere"},
                "requests": {"total", "by_status": {"200": n, ...}}, "status_429", "recipients", "duration_s",
                "stopped", "exit_code", "warnings": [...],
                "failures": [{"key", "row", "state", "status", "code", "error", "recipients"}]}]}
@@ -155,15 +155,16 @@ def plan_warnings(job: Job, plan: PlanSummary, recovered: int = 0) -> list[str]:
 
 
 def build_report(job: Job, plan: PlanSummary, sent: SendSummary | None, journal: JournalBackend,
-                 duration_s: float, *, recovered: int = 0, dry_run: bool = False) -> JobReport:
+                 duration_s: float, *, recovered: int = 0, dry_run: bool = False, elsewhere: int = 0) -> JobReport:
     """Combine the `plan`, what the send pass did (`sent`, None when nothing was sent) and this run's
-    journal rows into a `JobReport`."""
+    journal rows into a `JobReport`. `elsewhere`: messages other runners held (a shared journal): they
+    are theirs to send, not this run's."""
     counts = journal.counts(run_only=True)["messages"] if sent is not None else {}
     messages = {
         "total": plan.messages, "sent": counts.get("sent", 0), "skipped": plan.skipped,
         "failed": counts.get("failed", 0), "unknown": counts.get("unknown", 0) + counts.get("pending", 0) + plan.held,
         "held": plan.held, "changed": plan.changed, "invalid": plan.invalid, "filtered": plan.filtered,
-        "duplicates": plan.duplicates,
+        "duplicates": plan.duplicates, "elsewhere": elsewhere,
     }
     if dry_run:
         messages["to_send"] = plan.to_send

@@ -1,5 +1,10 @@
 """Fixtures for every tier: a real mock server on 127.0.0.1 (port 0), client credentials in the
-environment, a job-file writer; and no test inherits `CI` from the shell (CI sets `CI=true`).
+environment, a job-file writer, throwaway PostgreSQL and Redis servers (`pg_url`: a fresh database per
+test; `redis_url`: an emptied Redis); and no test inherits `CI` from the shell (CI sets `CI=true`).
+
+PostgreSQL and Redis come from Debian's packages (`tests.support.servers`). Without them a test that needs
+one is skipped, saying how to install them, except in CI (`CI` true when the session started), where it
+fails: CI must run them.
 
 Tiers (see README, Development): `unit/` pure, `integration/` the real mock on 127.0.0.1, `recorded/`
 cassettes, `system/` subprocesses, signals, Locust, the wheel, the benchmark (marked `slow`). Builders
@@ -8,6 +13,7 @@ and the fake clock are in `tests.support`.
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
@@ -17,6 +23,9 @@ import yaml
 from mwsync.mock_server import MockServer
 from mwsync.rules import DEMO_CLIENT
 from tests.support import CLIENT_ENV
+from tests.support.servers import INSTALL_HINT, Postgres, Redis, find_postgres, find_redis, truthy
+
+IN_CI = truthy(os.environ.get("CI"))  # read before any test's environment is touched
 
 
 @pytest.fixture(autouse=True)
@@ -52,3 +61,44 @@ def write_job(tmp_path: Path):
         return path
 
     return write
+
+
+def _missing(what: str) -> None:
+    message = f"{what} is not installed; {INSTALL_HINT}"
+    if IN_CI:
+        pytest.fail(f"{message} (.ci/run installs them; in CI these tests must run)", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throwaway PostgreSQL on 127.0.0.1 for the whole session (`tests.support.servers.Postgres`)."""
+    if find_postgres() is None:
+        _missing("PostgreSQL (initdb, pg_ctl)")
+    with Postgres() as server:
+        yield server
+
+
+@pytest.fixture
+def pg_url(postgres_server) -> str:
+    """The URL of a fresh, empty database of the session's PostgreSQL: no test sees another's rows."""
+    return postgres_server.database()
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A throwaway Redis on 127.0.0.1 for the whole session (`tests.support.servers.Redis`)."""
+    if find_redis() is None:
+        _missing("redis-server")
+    with Redis() as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_server) -> str:
+    """The session's Redis, emptied (FLUSHALL) for this test."""
+    import redis
+
+    with redis.Redis.from_url(redis_server.url) as client:
+        client.flushall()
+    return redis_server.url

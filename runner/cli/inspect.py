@@ -10,7 +10,7 @@ import click
 
 from ..errors import UsageError
 from ..redact import redact
-from .options import JOB_ARG, JSON_FLAG, STATE_DIR, as_date, throttle_options
+from .options import JOB_ARG, JOURNAL, JSON_FLAG, STATE_DIR, as_date, throttle_options
 from .output import failure_line, json_output
 
 
@@ -93,7 +93,7 @@ def plan(jobs, profile, throttle, today, as_json) -> None:
 
 def _journal_options(f):
     for option in reversed([
-        click.option("--journal", type=click.Path(dir_okay=False, path_type=Path), help="Journal file."),
+        JOURNAL,
         click.option("--api-url", help="Target whose journal entries to use (default: the job's)."),
         STATE_DIR,
     ]):
@@ -102,14 +102,15 @@ def _journal_options(f):
 
 
 def _open(job, options, exclusive: bool):
-    """The job's journal, or None when it has none yet."""
-    from ..journal import SqliteJournal
-    from ..pipeline import journal_path
+    """`(journal, location)`: the job's journal, or None when it is a file that does not exist yet."""
+    from ..journal import is_database_url
+    from ..state import journal_location, open_job_journal
 
-    path = journal_path(job, options)
-    if not path.exists():
-        return None, path
-    return SqliteJournal(path, target=job.target, job=job.name, exclusive=exclusive), path
+    location = journal_location(job, options)
+    if not is_database_url(location) and not Path(location).exists():
+        return None, location
+    journal = open_job_journal(job, options, exclusive=exclusive)
+    return journal, journal.location
 
 
 def _journal_state(job, options) -> dict:
@@ -135,11 +136,11 @@ def _journal_state(job, options) -> dict:
 
 def _print_state(entry: dict) -> None:
     if not entry["journal"]["exists"]:
-        click.echo(f"{entry['job']}: no journal yet ({entry['journal']['location']})")
+        click.echo(f"{entry['job']}: no journal yet ({entry['journal']['location']}: this machine only, not shared)")
         return
     fmt = lambda d: ", ".join(f"{k} {v}" for k, v in sorted(d.items())) or "none"  # noqa: E731
-    shared = "shared" if entry["journal"]["shared"] else "not shared"
-    click.echo(f"{entry['job']} -> {entry['target']} ({entry['journal']['location']}, {shared})")
+    where = "shared with every runner that names it" if entry["journal"]["shared"] else "this machine only, not shared"
+    click.echo(redact(f"{entry['job']} -> {entry['target']} (journal {entry['journal']['location']}: {where})"))
     click.echo(f"  messages:   {fmt(entry['messages'])}")
     click.echo(f"  deliveries: {fmt(entry['deliveries'])}")
     for failure in entry["failed"]:

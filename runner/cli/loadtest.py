@@ -28,12 +28,17 @@ from ..errors import UsageError
 @click.option("--target", type=click.Choice(["events", "listener"]), default="events", show_default=True,
               help="The Events API, or a webhook listener (hmac; unsecured with --profile listener_unsecured) and "
                    "the mock's listener limit [profile default: listener_secured].")
+@click.option("--workers", type=click.IntRange(1, 16), default=1, show_default=True,
+              help="Locust worker processes under one master (distributed mode).")
+@click.option("--limiter", envvar="MWSYNC_LIMITER", metavar="URL",
+              help="A Redis limiter every worker shares (redis://HOST:PORT/DB): one budget for all of them "
+                   "[env MWSYNC_LIMITER; default: each process its own, the profile split between workers].")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Write the verdicts as JSON.")
 @click.option("--html", type=click.Path(dir_okay=False, path_type=Path), help="Write Locust's HTML report.")
 @click.option("--locustfile", "print_locustfile", is_flag=True,
               help="Print the path of mwsync's locustfile (to run Locust by hand: locust -f PATH) and exit.")
-def loadtest(job, profile, throttle, server_limit, duration, users, latency_ms, host, user_class, target, report,
-             html, print_locustfile) -> None:
+def loadtest(job, profile, throttle, server_limit, duration, users, latency_ms, host, user_class, target, workers,
+             limiter, report, html, print_locustfile) -> None:
     """Prove a throttle profile under load (Locust against the mock server): no 429s when it fits the
     server's limit, no window over the profile, >= 95 % of the allowed rate, every message exactly once.
     Exits 1 when a check fails.
@@ -42,6 +47,7 @@ def loadtest(job, profile, throttle, server_limit, duration, users, latency_ms, 
     mwsync loadtest --throttle 20/2 --server-limit 20/2 --duration 20   # a quick check
     mwsync loadtest --profile initial                                  # a built-in profile vs 120/60
     mwsync loadtest --target listener --throttle 2/2 --server-limit 2/2 # a listener limit, scaled down
+    mwsync loadtest --throttle 20/2 --server-limit 20/2 --workers 2 --limiter redis://127.0.0.1:6379/0
     """
     from ..loadtest import LOCUSTFILE, LoadtestOptions, render, run_loadtest, write_report
 
@@ -53,7 +59,7 @@ def loadtest(job, profile, throttle, server_limit, duration, users, latency_ms, 
         raise UsageError("give --profile or --throttle, not both")
     options = LoadtestOptions(job=job, profile=profile or throttle, server_limit=server_limit, duration_s=duration,
                               users=users, latency_ms=latency_ms, host=host, html=html, user_class=user_class,
-                              target=target)
+                              target=target, workers=workers, limiter=limiter)
     result = run_loadtest(options, announce=click.echo)
     for line in render(result):
         click.echo(line)

@@ -20,6 +20,27 @@ STATE_DIR = click.option("--state-dir", envvar="MWSYNC_STATE_DIR", default=None,
                          help="Where journals live (env MWSYNC_STATE_DIR) [default: .mwsync beside the job file].")
 
 
+def _journal_location(ctx, param, value):
+    """A `postgresql://` URL as given, anything else a file path."""
+    if not value:
+        return None
+    from ..journal import is_database_url
+
+    return value if is_database_url(value) else Path(value)
+
+
+JOURNAL = click.option("--journal", envvar="MWSYNC_JOURNAL", callback=_journal_location, metavar="PATH|URL",
+                       help="Journal: a file, or a shared database postgresql://USER@HOST:PORT/DB (password: "
+                            "PGPASSWORD, or in the URL from the environment) [env MWSYNC_JOURNAL; default: the job "
+                            "file's journal:, else .mwsync/journal/<job>.sqlite].")
+LIMITER = click.option("--limiter", envvar="MWSYNC_LIMITER", metavar="URL",
+                       help="Rate limiter shared by every runner: redis://HOST:PORT/DB [env MWSYNC_LIMITER; default: "
+                            "the job file's limiter:, else in-process].")
+LEASE = click.option("--lease-s", envvar="MWSYNC_LEASE_S", type=click.FloatRange(1, 3600), metavar="SECONDS",
+                     help="Lease of a shared journal's claims: another runner takes them over this long after this "
+                          "one died [env MWSYNC_LEASE_S; default: 30].")
+
+
 def throttle_options(f):
     f = click.option("--profile", help="Throttle profile to use instead of the job's (e.g. initial, ongoing).")(f)
     f = click.option("--throttle", metavar="N/S", help="Custom throttle: N calls per S seconds, e.g. 10/2.")(f)
@@ -35,8 +56,9 @@ def send_options(f):
     """Options shared by `run` and `replay`."""
     for option in reversed([
         click.option("--api-url", help="Send to this API URL instead of the job's (e.g. a standalone mock server)."),
-        click.option("--journal", type=click.Path(dir_okay=False, path_type=Path),
-                     help="Journal file (default .mwsync/journal/<job>.sqlite)."),
+        JOURNAL,
+        LIMITER,
+        LEASE,
         click.option("--dry-run", is_flag=True, help="Plan against the journal; send nothing."),
         click.option("--skip-invalid", is_flag=True, help="Send the valid messages even if some rows are invalid."),
         click.option("--resend-unknown", is_flag=True, help="Send again messages whose outcome is unknown."),
@@ -47,8 +69,9 @@ def send_options(f):
         click.option("--embedded-rate-limit", default=EMBEDDED_RATE_LIMIT, show_default=True, metavar="N/S",
                      help="Rate limit of the embedded mock server."),
         click.option("--new-journal", is_flag=True,
-                     help="Start an empty journal where a run used one before that is now gone or empty "
-                          "(what it recorded as sent would be sent again)."),
+                     help="Start an empty journal where a run used one before that is now gone or empty (what "
+                          "it recorded as sent would be sent again); in CI, confirm a first send with a new local "
+                          "journal."),
         STATE_DIR,
     ]):
         f = option(f)

@@ -17,9 +17,18 @@ MAX_LISTED = 10
 
 
 def summary(report) -> str:
+    text = _summary(report)
+    if report.journal.get("shared"):
+        text += f"; journal {report.journal['location']} (shared by every runner)"
+    return text
+
+
+def _summary(report) -> str:
     m, r = report.messages, report.requests
     head = f"{report.job} -> {report.target}"
     extra = "".join(f", {name} {m[name]}" for name in ("invalid", "duplicates", "changed") if m.get(name))
+    if m.get("elsewhere"):
+        extra += f", {m['elsewhere']} sent or being sent by other runners"
     if report.dry_run:
         return (f"{head}: dry run: {m['to_send']} messages to send in {r['planned']} requests "
                 f"({m['skipped']} already sent{extra})")

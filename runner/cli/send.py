@@ -112,8 +112,8 @@ def _run(jobs, options, paths: dict[str, Path | None]):
         raise error from None
 
 
-def _execute(jobs, *, source=None, profile, throttle, today, api_url, journal, dry_run, skip_invalid,
-             resend_unknown, report, junit, html, embedded_rate_limit, state_dir, new_journal) -> None:
+def _execute(jobs, *, source=None, profile, throttle, today, api_url, journal, limiter, lease_s, dry_run,
+             skip_invalid, resend_unknown, report, junit, html, embedded_rate_limit, state_dir, new_journal) -> None:
     from ..pipeline import RunOptions
     from ..plan import SendOptions
     from ..report import run_exit_code
@@ -124,7 +124,8 @@ def _execute(jobs, *, source=None, profile, throttle, today, api_url, journal, d
     for flag, path in paths.items():
         _check_writable(flag, path)
     err = STDOUT in (report, junit)  # stdout carries the report: the human summary goes to stderr
-    options = RunOptions(profile=profile, throttle=throttle, api_url=api_url, journal=journal, today=as_date(today),
+    options = RunOptions(profile=profile, throttle=throttle, api_url=api_url, journal=journal, limiter=limiter,
+                         lease_s=lease_s, today=as_date(today),
                          embedded_rate_limit=embedded_rate_limit, state_dir=state_dir, source=source,
                          new_journal=new_journal,
                          send=SendOptions(skip_invalid=skip_invalid, resend_unknown=resend_unknown, dry_run=dry_run))

@@ -81,8 +81,30 @@ def build_job(model: JobFile, path: Path, problem: Report, lines: Mapping[str, i
         description=model.description,
         lines=dict(lines),
         today=today,
+        journal=_journal(model, base, problem),
+        limiter=_limiter(model, problem),
         listener=listener,
     )
+
+
+def _journal(model: JobFile, base: Path, problem: Report) -> str | Path | None:
+    """The job file's `journal:`: a `postgresql://` URL as written, or a path relative to the job file."""
+    value = (model.journal or "").strip()
+    if not value:
+        return None
+    if "://" in value:
+        if not value.lower().startswith(("postgresql://", "postgres://")):
+            problem(("journal",), "a journal is a file path or a postgresql://USER@HOST:PORT/DB URL")
+        return value
+    return base / value
+
+
+def _limiter(model: JobFile, problem: Report) -> str | None:
+    """The job file's `limiter:`: a `redis://` (or `rediss://`, `unix://`) URL."""
+    value = (model.limiter or "").strip()
+    if value and not value.lower().startswith(("redis://", "rediss://", "unix://")):
+        problem(("limiter",), "a shared limiter is a redis://HOST:PORT/DB URL (leave it out for the in-process one)")
+    return value or None
 
 
 def _today(model: JobFile, problem: Report) -> dt.date | None:

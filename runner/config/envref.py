@@ -69,7 +69,37 @@ def _check_secret(name: str, raw: Any) -> str | None:
     return None
 
 
-_ENV_SECTIONS = ("subscription", "throttle", "retry", "templates_dir", "vars")
+_ENV_SECTIONS = ("subscription", "throttle", "retry", "templates_dir", "vars", "journal", "limiter")
+#: Top-level keys holding a URL of shared state (`postgresql://...`, `redis://...`): a password in them is
+#: a secret, so it may only be an environment reference.
+URL_FIELDS = ("journal", "limiter")
+_URL_PASSWORD_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^@/]*?:([^@/]*)@")
+
+
+def _check_url_password(name: str, raw: Any) -> str | None:
+    """Why the password in the `journal`/`limiter` URL `raw` is unacceptable (a literal, or a reference with
+    a default), or None: no password, or exactly `${VAR}`."""
+    match = _URL_PASSWORD_RE.match(str(raw or "").strip())
+    if match is None or not match.group(1):
+        return None
+    ref = ENV_RE.fullmatch(match.group(1))
+    if ref is None or ref.group(2) is not None:
+        return (f"the password in the {name} URL must be exactly one environment reference such as "
+                "${MWSYNC_DB_PASSWORD} (no default): a literal password in a job file ends up in git; or leave it "
+                "out and export PGPASSWORD")
+    return None
+
+
+def _url_secret(value: str) -> str:
+    """The secret part of a value substituted into a URL field: the password of a whole URL, else the value."""
+    from urllib.parse import urlsplit
+
+    if "://" not in value:
+        return value
+    try:
+        return urlsplit(value).password or ""
+    except ValueError:
+        return value
 
 
 class _Resolution:
@@ -96,6 +126,8 @@ def _expand_tree(data: Any, environ: Mapping[str, str], path: KeyPath, found: _R
             found.values |= values
         if path[:1] in (("subscription",), ("vars",)) or path[:2] == ("listener", "hmac"):  # where secrets live
             found.sensitive |= values
+        elif path[:1] in tuple((name,) for name in URL_FIELDS):  # a password, or a whole URL holding one
+            found.sensitive |= {_url_secret(v) for v in values} - {""}
         found.problems.extend((path, msg) for msg in messages)
         if out != data:
             found.from_env.add(path)
@@ -118,6 +150,10 @@ def resolve_env(data: dict, environ: Mapping[str, str]
             why = _check_secret(name, sub.get(name))
             if why:
                 problems.append((("subscription", name), why))
+    for name in URL_FIELDS:
+        why = _check_url_password(name, data.get(name))
+        if why:
+            problems.append(((name,), why))
     out = {k: ({kk: vv for kk, vv in v.items() if vv is not None} if isinstance(v, dict) and k != "vars" else v)
            for k, v in data.items()}  # an empty `key:` means "use the default"
     for section in _ENV_SECTIONS:

@@ -153,6 +153,9 @@ class Job:
     description: str = ""
     lines: Mapping[str, int] = field(default_factory=dict)  # dotted key path -> line in the job file
     today: dt.date | None = None  # `vars.today`, the reference date templates see (None: the real date)
+    journal: str | Path | None = None  # the job file's `journal:`: a postgresql:// URL, or a path (resolved)
+    limiter: str | None = None  # the job file's `limiter:`: a redis:// URL
+
     listener: ListenerSpec | None = None
 
     @property

@@ -251,6 +251,13 @@ class JobFile(_Strict):
     listener: ListenerModel | None = Field(None, description="A webhook listener target (give message or "
                                                              "listener).")
     source: SourceModel
+    journal: str | None = Field(
+        None, description="Where the journal lives: a file (relative to the job file) or a shared PostgreSQL "
+                          "database, postgresql://USER@HOST:PORT/DB (a password only as ${VAR}). --journal and "
+                          "MWSYNC_JOURNAL win over it. Default: .mwsync/journal/<job>.sqlite beside the job file.")
+    limiter: str | None = Field(
+        None, description="A rate limiter shared by every runner: redis://HOST:PORT/DB (a password only as "
+                          "${VAR}). --limiter and MWSYNC_LIMITER win over it. Default: in-process.")
 
     @field_validator("vars")
     @classmethod

@@ -30,6 +30,7 @@ from ..config import Job, load_job, parse_throttle
 from ..errors import LoadtestError, UsageError
 from ..mock_server.remote import MockClient, MockUnreachable, epoch_s
 from ..rate import Rate, is_rate
+from ..redact import url_without_password as redact_url
 from ..rules import API_DEFAULT_RATE, BUILTIN_PROFILES, DEMO_CLIENT
 from . import listener
 from .verdict import (  # noqa: F401  (render: for the CLI, with the rest of this interface)
@@ -60,7 +61,9 @@ USER_CLASSES = {"mwsync": "MwsyncUser", "unthrottled": "UnthrottledMwsyncUser", 
 class LoadtestOptions:
     """`mwsync loadtest` choices. `profile`: name or `N/S`; `server_limit`: `N/S` for the mock this command
     starts (default Moveworks' 120/60, or for `target="listener"` the listener limit of the load-test
-    listener's kind); `host`: an already running mock server instead."""
+    listener's kind); `host`: an already running mock server instead; `workers`: Locust worker processes
+    (1: no master); `limiter`: a `redis://` limiter every worker shares (else each process its own, the
+    profile split between workers)."""
 
     job: Path | None = None
     profile: str | None = None
@@ -71,6 +74,8 @@ class LoadtestOptions:
     host: str | None = None
     html: Path | None = None
     user_class: str = "mwsync"
+    workers: int = 1
+    limiter: str | None = None
     target: str = "events"  # or `listener`: the mock's webhook listener and its limit (`listener`)
 
 
@@ -102,7 +107,7 @@ def plan_for(options: LoadtestOptions, job: Job | None, server: Rate) -> LoadPla
     if duration_s < shortest:
         raise UsageError(f"--duration {duration_s} is too short for {window_s:g} s windows: the rate check needs "
                          f"at least {MIN_WINDOWS} windows ({shortest} s)")
-    users = options.users or (job.concurrent_connections if job else 1)
+    users = max(options.users or (job.concurrent_connections if job else 1), options.workers)
     return LoadPlan(profile, server, duration_s, users, options.latency_ms, options.user_class, options.job)
 
 
@@ -124,9 +129,15 @@ def run_loadtest(options: LoadtestOptions, announce: Callable[[str], None] = lam
                  f"{plan.server} at {host}, {plan.users} user(s), {plan.duration_s} s, latency {plan.latency_ms:g} ms")
         if plan.users < needed_users(plan.limit_rate_per_s, plan.latency_ms):
             announce(f"warning: {concurrency_advice(plan, plan.latency_ms)}")
+        if options.workers > 1:
+            announce(f"distributed: {options.workers} workers, "
+                     + (f"one budget shared through {redact_url(options.limiter)}" if options.limiter
+                        else "the profile split between them (no shared limiter)"))
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mwsync-loadtest-")))
         run_id = uuid.uuid4().hex[:8]
-        output = _run_locust(locust_command(plan, host, work, run_id, options.html, auth), plan)
+        command = locust_command(plan, host, work, run_id, options.html, options.limiter, auth)
+        output = _run_distributed(command, plan, options.workers) if options.workers > 1 else \
+            _run_locust(command, plan)
         seen = observe(host, work, run_id, output, auth)
     return judge(plan, seen)
 
@@ -169,9 +180,10 @@ def stop_timeout_s(plan: LoadPlan) -> int:
 
 
 def locust_command(plan: LoadPlan, host: str, work: Path, run_id: str, html: Path | None,
-                   listener_auth: str | None = None) -> list[str]:
-    """The headless Locust command line; its reports and the users' ledger go to `work`; `listener_auth`
-    (none, hmac) sends to the load-test listener instead of the Events API."""
+                   limiter: str | None = None, listener_auth: str | None = None) -> list[str]:
+    """The headless Locust command line; its reports and the users' ledger go to `work`; `limiter`: the
+    Redis URL every process takes its slots from; `listener_auth` (none, hmac) sends to the load-test
+    listener instead of the Events API."""
     command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", host,
                "--users", str(plan.users), "--spawn-rate", str(plan.users), "--run-time", f"{plan.duration_s}s",
                "--stop-timeout", str(stop_timeout_s(plan)), "--only-summary", "--loglevel", "WARNING",
@@ -182,6 +194,8 @@ def locust_command(plan: LoadPlan, host: str, work: Path, run_id: str, html: Pat
         command += ["--mwsync-job", str(plan.job)]
     if listener_auth:
         command += ["--mwsync-listener-auth", listener_auth]
+    if limiter:
+        command += ["--mwsync-limiter", limiter]
     if html:
         command += ["--html", str(html)]
     return command + [USER_CLASSES[plan.user_class]]
@@ -197,12 +211,51 @@ def _run_locust(command: list[str], plan: LoadPlan) -> str:
     return done.stdout + done.stderr
 
 
+def _run_distributed(command: list[str], plan: LoadPlan, workers: int) -> str:
+    """Run `command` as a Locust master on 127.0.0.1 with `workers` worker processes; return the output.
+    Raises `LoadtestError` when it does not finish in time."""
+    from ..mock_server.server import _listen
+
+    with _listen("127.0.0.1", 0) as sock:  # a free port for the master
+        port = str(sock.getsockname()[1])
+    worker = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--worker", "--master-host", "127.0.0.1",
+              "--master-port", port, "--loglevel", "WARNING"]
+    procs = [subprocess.Popen(worker, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(workers)]
+    try:
+        master = command[:-1] + ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", port,
+                                 "--expect-workers", str(workers), "--expect-workers-max-wait", "60", command[-1]]
+        return _run_locust(master, plan)
+    finally:
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _ledger(work: Path) -> dict:
+    """The users' ledger: `ledger.json`, or the workers' `ledger.json.worker<i>` merged into one."""
+    single = work / "ledger.json"
+    if single.exists():
+        return json.loads(single.read_text(encoding="utf-8"))
+    parts = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(work.glob("ledger.json.worker*"))]
+    if not parts:
+        raise OSError(f"no ledger in {work}")
+    return {"run_id": parts[0]["run_id"], "started_at": min(p["started_at"] for p in parts),
+            "stopping_at": min(p["stopping_at"] for p in parts),
+            "send_latency_ms": {k: sum(p["send_latency_ms"][k] for p in parts) for k in ("count", "total")},
+            "token_at": sorted(t for p in parts for t in p["token_at"]),
+            "errors": {k: sum(p["errors"][k] for p in parts) for k in ("failures", "exceptions")},
+            "outcomes": {k: v for p in parts for k, v in p["outcomes"].items()}}
+
+
 def observe(host: str, work: Path, run_id: str, output: str, listener_auth: str | None = None) -> Observation:
     """Read what the run produced: the users' ledger (outcomes, errors; loadtests/support.py), Locust's
     statistics (`--json-file`), the mock's stats and messages (or, for the listener target, its events).
     Raises `LoadtestError` when Locust left no complete output."""
     try:
-        ledger = json.loads((work / "ledger.json").read_text(encoding="utf-8"))
+        ledger = _ledger(work)
         errors = ledger["errors"]["failures"] + ledger["errors"]["exceptions"]
         entries = tuple(LocustEntry(f"{e['method']} {e['name']}", e["num_requests"], e["num_failures"],
                                     e["total_response_time"] / max(1, e["num_requests"]))

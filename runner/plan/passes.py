@@ -4,12 +4,14 @@
    against the journal (`decide`), count the requests after chunking and coalescing; returns a frozen
    `PlanSummary`. Any invalid row stops the job before anything is sent, unless `skip_invalid`.
 2. `send_pass`: the same stream again, yielding each `Batch` as it fills, skipping the rows the plan
-   found invalid.
+   found invalid. Each batch's deliveries are *claimed* (`claim(deliveries) -> the deliveries this runner
+   now holds`) as the batch is handed to the sender: with a shared journal, several runners walk the same
+   rows and a delivery another runner claimed first is left to it (counted in `tally["elsewhere"]`).
 
 Both take the rendered stream (`RenderedMessage`, `Filtered`, `Rejected` records, from `mwsync.pipeline`)
-and a journal `lookup(key)`, so they are tested without files, templates or SQLite. A listener job's
-stream holds `RenderedPayload`s instead: one delivery each (the journal marker), checked against the 1 MB
-limit, never coalesced: each is one `Notify` request.
+and a journal `lookup(key)` (and `claim`), so they are tested without files, templates or databases. A
+listener job's stream holds `RenderedPayload`s instead: one delivery each (the journal marker), checked
+against the 1 MB limit, never coalesced: each is one `Notify` request.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ MAX_UNLISTED = 10_000
 Rendered = RenderedMessage | RenderedPayload
 Item = RenderedMessage | RenderedPayload | Filtered | Rejected
 Lookup = Callable[[str], Recorded]
+Claim = Callable[[list[Delivery]], list[Delivery]]
 
 
 def no_journal(key: str) -> Recorded:
@@ -50,7 +53,8 @@ class SendOptions:
 class PlanSummary:
     """What the plan pass found. Messages: `messages` rendered and valid, `to_send` with someone to send to,
     `skipped` already sent, `changed` sent before with other content (not resent), `held` in doubt (not
-    resent), `invalid` rows with problems, `filtered` rows the filter dropped; `duplicates` deliveries
+    resent), `elsewhere` held by another runner right now (a shared journal), `invalid` rows with problems,
+    `filtered` rows the filter dropped; `duplicates` deliveries
     dropped because an earlier row had the same idempotency key and recipient; `recipients` over all
     messages; `requests` after chunking and coalescing. `problems`: the first 50 of `problem_count` distinct
     problems (one problem repeated on many rows counts once, with its row count);
@@ -61,6 +65,7 @@ class PlanSummary:
     skipped: int = 0
     changed: int = 0
     held: int = 0
+    elsewhere: int = 0
     invalid: int = 0
     filtered: int = 0
     duplicates: int = 0
@@ -72,12 +77,16 @@ class PlanSummary:
     invalid_rows: frozenset[int] = frozenset()
 
 
+_COUNTED = {"send": "to_send", "skip": "skipped", "changed": "changed", "held": "held", "elsewhere": "elsewhere"}
+
+
 @dataclass
 class _Counts:
     """The plan pass's running counts (private: the pass returns a frozen `PlanSummary`)."""
 
     values: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
-        ("messages", "to_send", "skipped", "changed", "held", "filtered", "duplicates", "recipients", "requests"), 0))
+        ("messages", "to_send", "skipped", "changed", "held", "elsewhere", "filtered", "duplicates", "recipients",
+         "requests"), 0))
     changed_keys: list[str] = field(default_factory=list)
     problems: dict[tuple, Problem] = field(default_factory=dict)
     problem_count: int = 0
@@ -104,7 +113,7 @@ class _Counts:
     def decided(self, message: Rendered, decision: Decision) -> None:
         if isinstance(message, RenderedMessage):  # a listener body has no recipients, only its journal marker
             self.values["recipients"] += len(message.recipients)
-        self.values[{"send": "to_send", "skip": "skipped", "changed": "changed", "held": "held"}[decision.action]] += 1
+        self.values[_COUNTED[decision.action]] += 1
         if decision.action == "changed" and len(self.changed_keys) < MAX_PROBLEMS:
             self.changed_keys.append(message.key)
 
@@ -158,13 +167,17 @@ def _checked(items: Iterable[Item], label: str, counts: _Counts | None,
 
 
 def _batches(messages: Iterable[Rendered], lookup: Lookup, options: SendOptions,
-             counts: _Counts | None) -> Iterator[Batch | Notify]:
+             counts: _Counts | None, tally: dict[str, int] | None = None) -> Iterator[Batch | Notify]:
+    """Decide each message against the journal, batch the deliveries to send (a listener body: one `Notify`).
+    `tally["elsewhere"]` counts messages another runner held at the decision."""
     batcher = Batcher()
     for message in messages:
         decision = decide(message.recipients, message.content_hash, lookup(message.key),
                           resend_unknown=options.resend_unknown)
         if counts is not None:
             counts.decided(message, decision)
+        if decision.action == "elsewhere" and tally is not None:
+            tally["elsewhere"] = tally.get("elsewhere", 0) + 1
         deliveries = [Delivery(message.key, r, message.content_hash, message.row) for r in decision.recipients]
         if isinstance(message, RenderedPayload):
             if deliveries:  # no coalescing: a listener body is one event
@@ -172,6 +185,21 @@ def _batches(messages: Iterable[Rendered], lookup: Lookup, options: SendOptions,
             continue
         yield from batcher.add(message, deliveries)
     yield from batcher.flush()
+
+
+def _claimed(batches: Iterable[Batch], claim: Claim, tally: dict[str, int] | None) -> Iterator[Batch]:
+    """Each batch cut down to the deliveries `claim` grants this runner, as it is handed to the sender (not
+    when its rows are read: coalescing reads far ahead, and a claim held that long would keep the work
+    from other runners); a batch left empty is dropped. `tally["elsewhere"]` counts messages that lost a
+    delivery to another runner."""
+    for batch in batches:
+        held = claim(list(batch.deliveries))
+        if len(held) < len(batch.deliveries) and tally is not None:
+            kept = set(held)
+            lost = {d.key for d in batch.deliveries if d not in kept}
+            tally["elsewhere"] = tally.get("elsewhere", 0) + len(lost)
+        if held:
+            yield batch if len(held) == len(batch.deliveries) else replace(batch, deliveries=tuple(held))
 
 
 def plan_pass(items: Iterable[Item], lookup: Lookup, options: SendOptions, *, label: str,
@@ -189,8 +217,11 @@ def plan_pass(items: Iterable[Item], lookup: Lookup, options: SendOptions, *, la
     return summary
 
 
-def send_pass(items: Iterable[Item], lookup: Lookup, options: SendOptions,
-              plan: PlanSummary) -> Iterator[Batch | Notify]:
+def send_pass(items: Iterable[Item], lookup: Lookup, options: SendOptions, plan: PlanSummary,
+              claim: Claim | None = None, tally: dict[str, int] | None = None) -> Iterator[Batch | Notify]:
     """Every request the job needs now, as `Batch`es (<= 500 recipients, identical content coalesced) or, for
-    a listener job, `Notify`s (one body each), rows the `plan` found invalid left out."""
-    return _batches(_checked(items, "", None, plan.invalid_rows), lookup, options, None)
+    a listener job, `Notify`s (one body each), rows the `plan` found invalid left out, and only the
+    deliveries `claim` granted this runner (None: all). `tally["elsewhere"]`, when given, counts messages
+    left to other runners. `claim` raises what the journal raises (`JournalError`)."""
+    batches = _batches(_checked(items, "", None, plan.invalid_rows), lookup, options, None, tally)
+    return batches if claim is None else _claimed(batches, claim, tally)

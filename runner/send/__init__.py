@@ -1,6 +1,7 @@
 """Send: access tokens (`auth`), the one `requests` session (`session`), the rate limiter (`throttle`),
 retries (`retry`), the Moveworks client (`client`, the only module with API shapes; `listener`, its sibling
-for webhook listeners) and the thread pool that sends a job's batches (`sender`).
+for webhook listeners) and the thread pool that sends a job's batches (`sender`); `redis_limiter` is the
+limiter shared by several runners.
 
 The names below are imported on first use (PEP 562), so `from mwsync.send.throttle import ...` or
 `mwsync.send.stop` does not import `requests`: commands that send nothing start faster.
@@ -15,11 +16,13 @@ if TYPE_CHECKING:
     from .client import MoveworksClient
     from .listener import ListenerClient
     from .sender import SendSummary, Sender
-    from .throttle import Limiter, SlidingWindowLimiter, Unlimited
+    from .throttle import Limiter, SlidingWindowLimiter, Unlimited, open_limiter
 
 _WHERE = {"MoveworksClient": "client", "ListenerClient": "listener", "SendSummary": "sender", "Sender": "sender",
-          "Limiter": "throttle", "SlidingWindowLimiter": "throttle", "Unlimited": "throttle"}
-__all__ = ["Limiter", "ListenerClient", "MoveworksClient", "SendSummary", "Sender", "SlidingWindowLimiter", "Unlimited"]
+          "Limiter": "throttle", "SlidingWindowLimiter": "throttle", "Unlimited": "throttle",
+          "open_limiter": "throttle"}
+__all__ = ["Limiter", "ListenerClient", "MoveworksClient", "SendSummary", "Sender", "SlidingWindowLimiter", "Unlimited",
+           "open_limiter"]
 
 
 def __getattr__(name: str) -> Any:

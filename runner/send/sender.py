@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from ..errors import AuthError, Interrupted, JournalError, RunStopped
+from ..errors import AuthError, Interrupted, JournalError, LimiterUnavailable, RunStopped
 from ..records import Batch, Notify, SendResult
 from .stop import interrupt_all, interrupted_reason
 
@@ -162,4 +162,6 @@ def _reason(error: RunStopped) -> str:
         return str(error) if str(error).startswith("interrupted") else interrupted_reason()
     if isinstance(error, JournalError):
         return f"journal unusable: {error}"
+    if isinstance(error, LimiterUnavailable):
+        return f"rate limiter unavailable: {error}"
     return f"{'authentication failed' if isinstance(error, AuthError) else 'API unreachable'}: {error}"

@@ -178,3 +178,16 @@ class Unlimited:
 
     def pause(self, delay_s: float) -> None:
         return None
+
+
+def open_limiter(location: str | None, *, target: str, limit: int, window_s: float,
+                 stop: threading.Event | None = None, inflight_s: float = 120.0) -> Limiter:
+    """The limiter of `target` at `limit` calls per `window_s`: shared through the Redis at `location`
+    (`redis://HOST:PORT/DB`, `mwsync.send.redis_limiter`), or in-process (`SlidingWindowLimiter`) when
+    `location` is None. `stop` ends waits early; `inflight_s` bounds how long a shared slot never completed
+    blocks the budget. Raises `LimiterUnavailable` (Redis unreachable) and `UsageError` (redis-py missing)."""
+    if location:
+        from .redis_limiter import RedisLimiter
+
+        return RedisLimiter(location, target, limit, window_s, stop=stop, inflight_s=inflight_s)
+    return SlidingWindowLimiter(limit, window_s, sleep=stop.wait if stop is not None else time.sleep, stop=stop)

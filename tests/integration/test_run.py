@@ -23,7 +23,8 @@ def test_sends_each_message_once_and_rerun_sends_nothing(mwsync, write_job, mock
     assert sorted(m["recipients"][0] for m in mock.messages()) == sorted(r["email"] for r in rows(30))
     report = json.loads((tmp_path / "r.json").read_text())["jobs"][0]
     assert report["messages"] == {"total": 30, "sent": 30, "skipped": 0, "failed": 0, "unknown": 0, "held": 0,
-                                  "changed": 0, "invalid": 0, "filtered": 0, "duplicates": 0}
+                                  "changed": 0, "invalid": 0, "filtered": 0, "duplicates": 0,
+                                  "elsewhere": 0}
     assert report["requests"] == {"total": 30, "by_status": {"200": 30}}
     assert "<testsuite" in (tmp_path / "r.xml").read_text()
     again = mwsync(*run_args(job, mock, tmp_path))

@@ -101,6 +101,15 @@ def test_distributed_workers_split_the_profile_between_them(tmp_path):
     assert stats["messages"] == sum(len(o) for o in outcomes)
 
 
+def test_distributed_workers_share_one_redis_budget_instead_of_splitting_it(tmp_path, redis_url):
+    result, document = loadtest(tmp_path, "--throttle", "20/2", "--server-limit", "20/2", "--duration", "6",
+                                "--workers", "2", "--limiter", redis_url)
+    assert result.exit_code == 0, result.output
+    assert "2 workers, one budget shared through" in result.output
+    assert document["passed"] and document["status_429"] == 0 and document["max_requests_in_window"] <= 20
+    assert document["lost"] == document["duplicates"] == 0 and document["delivered"] >= 50
+
+
 def test_a_listener_profile_is_proven_against_the_mock_s_listener_limit(tmp_path):
     result, document = loadtest(tmp_path, "--target", "listener", "--throttle", "2/2", "--server-limit", "2/2",
                                 "--duration", "6")

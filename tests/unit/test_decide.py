@@ -71,3 +71,17 @@ def test_addresses_compare_case_blind(state, content, expected):
     recorded = {} if state is None else {"ann@example.com": (state, content)}
     assert decide(("Ann@Example.COM",), SAME, recorded) == expected
 
+
+
+@pytest.mark.parametrize(("recipients", "recorded", "expected"), [
+    ((A,), {A: ("claimed", SAME)}, Decision("elsewhere")),
+    ((A, B), {A: ("claimed", SAME)}, SEND_B),
+    ((A, B), {A: ("claimed", SAME), B: ("unknown", SAME)}, HELD),
+    ((A, B), {A: ("claimed", SAME), B: ("sent", SAME)}, Decision("elsewhere")),
+    ((A, B), {A: ("claimed", SAME), B: ("sent", OTHER)}, CHANGED),
+], ids=["claimed-elsewhere", "send-the-unclaimed-one", "held-wins", "claimed-and-sent-elsewhere", "changed-wins"])
+def test_a_delivery_another_runner_holds_is_left_to_it(recipients, recorded, expected):
+    """A shared journal reports `claimed` for what another live runner holds: never sent here, even when
+    resending what is in doubt."""
+    assert decide(recipients, SAME, recorded) == expected
+    assert A not in decide(recipients, SAME, recorded, resend_unknown=True).recipients

@@ -154,6 +154,6 @@ def test_the_listener_target_defaults_to_the_secured_profile_and_signs_unless_un
     assert listener_auth(profile) == "hmac" and listener_auth(resolve_profile(None, "listener_unsecured")) == "none"
     plan = plan_for(LoadtestOptions(profile="listener_unsecured", target="listener"), None, Rate(1, 10, "server"))
     assert plan.duration_s == 30 and plan.fits  # three 10 s windows of the unsecured limit
-    command = locust_command(plan, "http://127.0.0.1:1", tmp_path, "run", None, "none")
+    command = locust_command(plan, "http://127.0.0.1:1", tmp_path, "run", None, listener_auth="none")
     assert command[command.index("--mwsync-listener-auth") + 1] == "none"
     assert "--mwsync-listener-auth" not in locust_command(plan, "http://127.0.0.1:1", tmp_path, "run", None)

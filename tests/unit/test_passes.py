@@ -123,3 +123,21 @@ def test_one_person_spelt_twice_in_a_request_is_listed_once():
 def test_the_plan_of_an_empty_stream_is_empty():
     plan, requests = both_passes([Filtered(1)])
     assert (plan.messages, plan.filtered, plan.requests, requests) == (0, 1, 0, [])
+
+
+def test_the_send_pass_keeps_only_what_its_claim_grants_and_counts_what_other_runners_hold():
+    shared = [make_message(key=f"k{i}", text="same", recipients=[f"u{i}@example.com"], row=i) for i in range(4)]
+    theirs = make_message(key="theirs", text="t", recipients=["t@example.com"], row=5)
+    items = [*shared, theirs]
+    journal = lookup_of({"theirs": {"t@example.com": ("claimed", theirs.content_hash)}})
+    plan = plan_pass(items, journal, SendOptions(), label="rows.jsonl")
+    assert plan.elsewhere == 1 and plan.to_send == 4
+
+    def claim(deliveries):  # another runner got k1 and k3 first
+        return [d for d in deliveries if d.key not in ("k1", "k3")]
+
+    tally: dict[str, int] = {}
+    batches = list(send_pass(items, journal, SendOptions(), plan, claim=claim, tally=tally))
+    assert [b.recipients for b in batches] == [["u0@example.com", "u2@example.com"]]  # still coalesced
+    assert tally == {"elsewhere": 3}
+    assert list(send_pass(items, journal, SendOptions(), plan, claim=lambda d: [])) == []

@@ -171,7 +171,8 @@ def test_the_cli_serves_listeners_with_signing_options_and_no_rate_limit_turns_e
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=dict(os.environ, MOCK_SERVER_LISTENERS=f"{NONE_ID} {HMAC_ID}:hmac:{SECRET}"))
     try:
-        url = re.search(r"http://\S+", proc.stdout.readline()).group(0)
+        first = proc.stdout.readline()
+        url = re.search(r"http://\S+", first).group(0)
         body = b'{"a":1}'
         path = f"{url}/webhooks/v1/listeners/{HMAC_ID}/notify"
         headers = {"Content-Type": "application/json", "X-Hub-Signature-256": "sha256=" + signed(body)}
@@ -181,7 +182,10 @@ def test_the_cli_serves_listeners_with_signing_options_and_no_rate_limit_turns_e
         assert [r["mode"] for r in stats["listeners"]["registered"]] == ["none", "hmac"]
     finally:
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=15)
+        proc.wait(timeout=15)
+        out, err = first + proc.stdout.read(), proc.stderr.read()  # the buffered stream: readline read ahead
+        proc.stdout.close()
+        proc.stderr.close()
     assert f"listener {HMAC_ID} (hmac)" in out and SECRET not in out + err
     both = CliRunner().invoke(main, ["--no-rate-limit", "--listener-rate-limit-secured", "5/1"])
     bad = CliRunner().invoke(main, ["--listener", f"{HMAC_ID}:hmac"])
