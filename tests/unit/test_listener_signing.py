@@ -1,12 +1,13 @@
 """Signing listener bodies and verifying them (the runner's `HmacAuth` and the mock's twin, checked against each
-other and against a hand-computed HMAC), the mock's listener specs, and the listener-limit warnings and ETAs
-`plan` and `run` give. Pure: no network (a request is prepared, never sent)."""
+other and against a hand-computed HMAC), the mock's listener specs, the listener-limit warnings and ETAs
+`plan` and `run` give, and the listeners' own limiters. Pure: no network (a request is prepared, never sent)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
+from dataclasses import dataclass
 
 import pytest
 import requests
@@ -17,7 +18,10 @@ from mwsync.plan import PlanSummary
 from mwsync.rate import Rate
 from mwsync.report import eta_warning, plan_estimates, plan_warnings
 from mwsync.send.listener import HmacAuth, signature
-from tests.support import LISTENER_ID, make_listener_job
+from mwsync.send.stop import StopSignal
+from mwsync.send.throttle import SlidingWindowLimiter
+from mwsync.state import limiter_location, open_limiters
+from tests.support import LISTENER_ID, make_job, make_listener_job
 
 BODY = '{"email":"zoë@example.com","n":3}'.encode()
 NOW_S = 1_767_000_000.0
@@ -130,3 +134,23 @@ def test_an_unsecured_job_over_an_hour_is_warned_and_the_eta_is_under_the_listen
     secured = make_listener_job(auth="client_credentials", throttle="5/1")
     assert plan_estimates(secured, PlanSummary(requests=10)) == {"profile": 2.0, "listener_limit": 2.0}
     assert eta_warning(secured, PlanSummary(requests=100_000)) is None
+
+
+def test_listener_jobs_have_budgets_of_their_own_and_embedded_ones_stay_in_process():
+    @dataclass(frozen=True)
+    class Options:
+        limiter: str | None = None
+
+    tenant = {"api_url": "https://api.moveworks.ai"}
+    event = make_job(subscription=tenant, throttle="100/1")
+    secured = make_listener_job(auth="hmac", subscription=tenant, throttle="5/1")
+    unsecured = make_listener_job(subscription=tenant, throttle="1/10")
+    limiters = open_limiters([event, secured, unsecured], Options(), StopSignal())
+    assert {scope: (lim.limit, lim.window_s) for scope, lim in limiters.items()} == {
+        "https://api.moveworks.ai": (100, 1.0), "https://api.moveworks.ai listeners (secured)": (5, 1.0),
+        "https://api.moveworks.ai listeners (unsecured)": (1, 10.0)}
+    assert all(isinstance(lim, SlidingWindowLimiter) for lim in limiters.values())
+    assert limiter_location([secured], Options(limiter="redis://r:6379/0"), secured.rate_scope) == "redis://r:6379/0"
+    embedded = make_listener_job(auth="hmac")
+    assert limiter_location([embedded], Options(limiter="redis://r:6379/0"), embedded.rate_scope) is None
+    assert secured.target == f"https://api.moveworks.ai/webhooks/v1/listeners/{LISTENER_ID}/notify"
