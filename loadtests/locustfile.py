@@ -59,7 +59,7 @@ from mwsync.loadtests.support import Ledger, MessageIds, budget_share
 from mwsync.rate import Rate
 from mwsync.rules import DEMO_CLIENT, LISTENER_NOTIFY_PATH
 from mwsync.send import ListenerClient, MoveworksClient, Unlimited, open_limiter
-from mwsync.send.client import SEND_PATH, TOKEN_PATH
+from mwsync.send.api import SEND_PATH, TOKEN_PATH
 
 POOL_SIZE = 64  # connections kept per process: the most `concurrent_connections` a job may ask for
 
@@ -281,7 +281,7 @@ class RawUser(FastHttpUser):
         token = tokens.get()
         message_id = process.ids.next()
         text, slots = message(message_id)
-        # The send body (Moveworks Events API reference, "Send a message for an event"); mwsync.send.client builds
+        # The send body (Moveworks Events API reference, "Send a message for an event"); mwsync.send.api defines
         # the same one, but a raw user must bypass that client.
         body = {"message": text, "recipients": [LOADTEST_RECIPIENT], "context": {"slots": slots}}
         started = time.perf_counter()

@@ -36,7 +36,8 @@ from ..config.job import HmacSigning, ListenerSpec, Subscription
 from ..errors import AuthError, MwsyncError, PermanentError
 from ..records import SendResult
 from ..rules import LISTENER_NOTIFY_PATH
-from .client import MoveworksClient, api_error
+from .api import api_error
+from .client import MoveworksClient
 from .throttle import Limiter
 
 JSON = "application/json"

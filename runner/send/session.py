@@ -13,7 +13,7 @@ and limiter as the sends and count toward the rate limit, as they do at the serv
 4. completes the slot (the window counts from now) and, on a 429, pauses every thread of the run for
    the `Retry-After` seconds (or the default when the header is absent).
 
-It knows no Moveworks paths or JSON shapes: those live in `mwsync.send.client`.
+It knows no Moveworks paths or JSON shapes: those live in `mwsync.send.api`.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from mwsync.config.job import SourceSpec
 from mwsync.errors import AuthError, ConfigError, OutcomeUnknown, PermanentError, RateLimited, TransientError
 from mwsync.plan import message_problems
 from mwsync.report import JobReport, run_exit_code
-from mwsync.send.client import expires_in_s, status_error
+from mwsync.send.api import expires_in_s, status_error
 from mwsync.send.session import MoveworksSession
 from mwsync.send.throttle import SlidingWindowLimiter
 from mwsync.sources import iter_rows

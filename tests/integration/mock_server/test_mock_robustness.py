@@ -97,14 +97,13 @@ def test_malformed_http_gets_400(srv, raw):
 
 
 def test_unexpected_errors_are_json_500_without_traceback(http, caplog):
-    with MockServer() as srv:
+    def broken(token: str) -> None:
+        raise RuntimeError("boom")
 
-        def broken(token: str) -> None:
-            raise RuntimeError("boom")
-
+    # The server may log just after its answer left: keep capturing until its thread has stopped.
+    with caplog.at_level(logging.ERROR, logger="mwsync.mock_server"), MockServer() as srv:
         srv.state.tokens.validate = broken  # our own object, to reach the last-resort handler
-        with caplog.at_level(logging.ERROR, logger="mwsync.mock_server"):
-            response = send(srv, http, "anything")
+        response = send(srv, http, "anything")
     assert error_of(response) == (500, "INTERNAL_SERVER_ERROR", "Unexpected error in the mock server")
     assert "boom" not in response.text and any("boom" in str(r.exc_info) for r in caplog.records)
 

@@ -1,0 +1,132 @@
+"""The Moveworks API contract as the client reads it: URL paths, JSON shapes, and the one status table.
+The only module that knows them (the mock server keeps its own twin, written from the same notes).
+
+Source for every fact: the Moveworks Events API reference (restated in the project's contract notes,
+README "API facts"): `POST /oauth/v1/token`, `GET /rest/v1/auth/test`,
+`POST /rest/v1/events/{event_id}/messages/send` with `{"message", "recipients", "context": {"slots"}}`,
+200 `{"data": {"status": "RECEIVED"}}`, errors `{"error": {"code", "message"}}` (or flat `{code, message}`);
+token responses plain (`{"access_token", "expires_in", "token_type"}`, the older guide) or wrapped in
+`{"data": ...}` (the current OpenAPI), `expires_in` documented as 3600 s and as 60 s.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Literal
+
+import requests
+
+from ..errors import AuthError, MwsyncError, OutcomeUnknown, PermanentError, RateLimited, TransientError
+from .session import retry_after_s
+
+TOKEN_PATH = "/oauth/v1/token"
+AUTH_TEST_PATH = "/rest/v1/auth/test"
+SEND_PATH = "/rest/v1/events/{event_id}/messages/send"
+#: `expires_in` assumed when a token response has none: the shorter of the two documented lifetimes.
+DEFAULT_EXPIRES_IN_S = 60.0
+
+Call = Literal["token", "send", "auth test"]
+
+
+def api_error(response: requests.Response) -> tuple[str | None, str | None]:
+    """`(code, message)` from an error body, nested `{"error": {...}}` or flat `{code, message}`."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None, (response.text[:200] or None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict):
+            return _text(inner.get("code")), _text(inner.get("message"))
+        if isinstance(inner, str):
+            return inner, _text(body.get("error_description") or body.get("message"))
+    return None, None
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)[:500]
+
+
+def status_error(response: requests.Response, call: Call, *, resend_on: frozenset[int] = frozenset(),
+                 what: str = "") -> MwsyncError:
+    """The error for a non-2xx answer to `call`: the one status table of the client.
+
+    | status            | token                | send                           | auth test  |
+    |-------------------|----------------------|--------------------------------|------------|
+    | 429               | RateLimited (retry)  | RateLimited (retry)            | AuthError  |
+    | 503               | TransientError       | TransientError (retry)         | AuthError  |
+    | other 5xx         | TransientError       | OutcomeUnknown (held) (**)     | AuthError  |
+    | 401               | AuthError            | AuthError (*)                  | AuthError  |
+    | other             | AuthError            | PermanentError (failed)        | AuthError  |
+
+    (*) a send's first 401 is retried once with a new access token (`Reauthenticate`).
+    (**) unless the status is in `resend_on` (the job's `retry.resend_on`): then TransientError.
+    A token request carries no message, so retrying it can never duplicate one. `what` names the
+    request in the message (e.g. the event id).
+    """
+    status = response.status_code
+    code, message = api_error(response)
+    detail = " ".join(str(p) for p in (status, code, message) if p) + (f" ({what})" if what else "")
+    if call == "auth test":
+        return AuthError(f"auth test failed: {detail}", status=status, code=code)
+    if status == 429:
+        head = "token request rate limited" if call == "token" else "rate limited"
+        return RateLimited(f"{head}: {detail}", retry_after_s(response), code=code, api_message=message)
+    if status >= 500:
+        if call == "token":
+            return TransientError(f"token endpoint failed: {detail}", status=status, code=code, api_message=message)
+        if status == 503 or status in resend_on:
+            return TransientError(f"server error: {detail}", status=status, code=code, api_message=message)
+        return OutcomeUnknown(f"server error after the request was received, it may have been delivered: {detail}",
+                              status=status, code=code, api_message=message)
+    if call == "token":
+        return AuthError(f"token request refused: {detail}; check client_id/client_secret and the API URL's region",
+                         status=status, code=code)
+    if status == 401:
+        return AuthError(f"the API refused the access token: {detail}; check the API URL's region and the "
+                         "credentials", status=401, code=code)
+    return PermanentError(f"rejected: {detail}", status=status, code=code, api_message=message)
+
+
+def expires_in_s(value: Any) -> float:
+    """Seconds from a token response's `expires_in` (RFC 6749 section 5.1: a number of seconds): a finite
+    number above 0, or a string of digits; missing or null means `DEFAULT_EXPIRES_IN_S`. Raises `AuthError`
+    naming the value otherwise (`"soon"`, `"0x10"`, `[1]`, `1e400`, `-5`)."""
+    if value is None:
+        return DEFAULT_EXPIRES_IN_S
+    number = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str) and value.strip().isdigit():
+        number = float(value.strip())
+    if number is None or not math.isfinite(number) or number <= 0:
+        shown = json.dumps(value)[:40] if isinstance(value, (str, list, dict, bool)) else repr(value)[:40]
+        raise AuthError(f"the token response's expires_in is {shown}, not a number of seconds above 0; the "
+                        "token endpoint answered something this client cannot use", status=200)
+    return number
+
+
+def json_token_request(url: str, headers: dict, request_kwargs: dict) -> tuple[str, dict, dict]:
+    """Compliance hook: send the token request as JSON (the current OpenAPI) instead of a form."""
+    request_kwargs["data"] = json.dumps(request_kwargs.pop("data", {}))
+    return url, dict(headers, **{"Content-Type": "application/json"}), request_kwargs
+
+
+def token_response(response: requests.Response) -> requests.Response:
+    """Compliance hook: raise our errors for non-200 answers; unwrap `{"data": {...}}` (current OpenAPI)
+    into the plain OAuth shape (older guide) that oauthlib parses; check `expires_in` before oauthlib
+    does arithmetic on it."""
+    if response.status_code != 200:
+        raise status_error(response, "token")
+    try:
+        body = response.json()
+    except ValueError:
+        raise AuthError("token response is not JSON", status=200) from None
+    if isinstance(body, dict) and isinstance(body.get("data"), dict) and "access_token" not in body:
+        body = body["data"]
+    if not isinstance(body, dict) or not isinstance(body.get("access_token"), str) or not body["access_token"]:
+        raise AuthError("token response has no access_token", status=200)
+    body = dict(body, expires_in=expires_in_s(body.get("expires_in")))
+    response._content = json.dumps(body).encode("utf-8")
+    return response
