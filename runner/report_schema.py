@@ -84,7 +84,10 @@ def _defs() -> dict:
         "status_job": _obj("One job of `status --json`.", job=STR, file=STR, target=STR,
                            journal=_obj("Its journal.", location=STR, exists=BOOL, shared=BOOL),
                            messages=COUNTS, deliveries=COUNTS, failed=_list(_ref("failure")),
-                           in_doubt=_list(_ref("failure"))),
+                           in_doubt=_list(_ref("failure")),
+                           other_targets={"type": "object", "additionalProperties": INT,
+                                          "description": "This job's other targets in the same journal: messages "
+                                                         "in doubt for each."}),
         "preview_job": _obj("One job of `preview --json`.", job=STR, file=STR, target=STR, messages_total=INT,
                             requests_total=INT, row=_null(INT), messages=_list(request)),
         "check_job": _obj("One job of `check --json`.", job=STR, file=STR, target=STR, ok=BOOL, exit_code=EXIT,

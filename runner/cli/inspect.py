@@ -120,7 +120,7 @@ def _journal_state(job, options) -> dict:
     j, path = _open(job, options, exclusive=False)
     entry = {"job": job.name, "file": str(job.path), "target": job.target,
              "journal": {"location": str(path), "exists": j is not None, "shared": False},
-             "messages": {}, "deliveries": {}, "failed": [], "in_doubt": []}
+             "messages": {}, "deliveries": {}, "failed": [], "in_doubt": [], "other_targets": {}}
     if j is None:
         return entry
     try:
@@ -129,12 +129,20 @@ def _journal_state(job, options) -> dict:
                      failed=j.failures(run_only=False, limit=10, states=("failed",)),
                      in_doubt=j.failures(run_only=False, limit=50, states=("unknown", "pending")))
         entry["journal"]["shared"] = j.shared
+        other = getattr(j, "other_targets", None)
+        entry["other_targets"] = other() if other is not None else {}
     finally:
         j.close()
     return entry
 
 
-def _print_state(entry: dict) -> None:
+def _resolve_hint(entry: dict, target: str | None = None) -> str:
+    """The `mwsync resolve` command line for `entry`'s job (and a target other than the job's own)."""
+    where = f" --api-url {target}" if target else ""
+    return f"mwsync resolve {entry['file']} KEY --as sent|unsent{where}"
+
+
+def _print_state(entry: dict, api_url: str | None = None) -> None:
     if not entry["journal"]["exists"]:
         click.echo(f"{entry['job']}: no journal yet ({entry['journal']['location']}: this machine only, not shared)")
         return
@@ -147,10 +155,14 @@ def _print_state(entry: dict) -> None:
         click.echo(redact(failure_line(failure)))
     doubt = entry["in_doubt"]
     if doubt:
-        click.echo(f"  in doubt ({len(doubt)}{'+' if len(doubt) == 50 else ''}): may or may not have been "
-                   "delivered; check with the recipients, then mwsync resolve JOB KEY --as sent|unsent")
+        click.echo(redact(f"  in doubt ({len(doubt)}{'+' if len(doubt) == 50 else ''}): may or may not have been "
+                          f"delivered; check with the recipients, then {_resolve_hint(entry, api_url)}"))
         for failure in doubt:
             click.echo(redact(failure_line(failure)))
+    for target, in_doubt in entry.get("other_targets", {}).items():
+        doubt_note = f", {in_doubt} in doubt" if in_doubt else ""
+        click.echo(redact(f"  also in this journal: {target}{doubt_note} (mwsync status {entry['file']} "
+                          f"--api-url {target})"))
 
 
 @click.command()
@@ -166,7 +178,7 @@ def status(jobs, journal, api_url, state_dir, as_json) -> None:
         for job in load_jobs(jobs, options, check_credentials=False):
             out.jobs.append(_journal_state(job, options))
             if not as_json:
-                _print_state(out.jobs[-1])
+                _print_state(out.jobs[-1], api_url)
 
 
 @click.command()
@@ -191,13 +203,17 @@ def resolve(job, keys, as_, all_unknown, journal, api_url, state_dir) -> None:
     try:
         note = f"resolved by a person as {as_} (mwsync resolve)"
         settled = j.resolve(None if all_unknown else list(keys), sent=as_ == "sent", note=note)
+        other = getattr(j, "other_targets", None)
+        elsewhere = {t: n for t, n in (other() if other is not None else {}).items() if n}
     finally:
         j.close()
     outcome = "marked sent (never sent again)" if as_ == "sent" else "released (the next run sends them)"
     click.echo(f"{loaded.name}: {settled['messages']} messages in doubt ({settled['deliveries']} deliveries) "
                f"{outcome}")
     if not settled["messages"]:
-        click.echo("  none of the named messages was in doubt (mwsync status JOB lists them)")
+        click.echo(f"  none of the named messages was in doubt for {loaded.target} (mwsync status JOB lists them)")
+        for target, count in elsewhere.items():
+            click.echo(redact(f"  {count} messages are in doubt for {target}: add --api-url {target}"))
         sys.exit(1)
 
 

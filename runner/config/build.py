@@ -36,6 +36,18 @@ def parse_throttle(text: str, name: str = "custom", flag: str = "--throttle") ->
         raise UsageError(f"{flag}: {exc} (CALLS/SECONDS: whole calls per 0..86400 seconds)") from None
 
 
+def early_problems(data: Mapping[str, Any]) -> list[tuple[KeyPath, str]]:
+    """Problems `build_job` would find that need no valid model, for a file the schema refused: so one pass
+    lists them too (an unknown throttle profile). `data` is the job file's raw mapping."""
+    throttle = data.get("throttle")
+    if not isinstance(throttle, Mapping) or not isinstance(throttle.get("profile"), str):
+        return []
+    own = throttle.get("profiles")
+    names = [*BUILTIN_PROFILES, *(own if isinstance(own, Mapping) else ())]
+    chosen = throttle["profile"]
+    return [] if chosen in names else [(("throttle", "profile"), f"unknown '{chosen}' (valid: {', '.join(names)})")]
+
+
 def build_job(model: JobFile, path: Path, problem: Report, lines: Mapping[str, int], *,
               profile: str | None, throttle: str | None, api_url: str | None, source: str | Path | None,
               check_credentials: bool = True, env_refs: Mapping[str, tuple[str, ...]] | None = None) -> Job | None:

@@ -102,6 +102,27 @@ def _url_secret(value: str) -> str:
         return value
 
 
+#: A variable whose name says it holds a secret (`MW_TOKEN`, `PORTAL_PASSWORD`, `SIGNING_KEY`): its value in
+#: `vars` is redacted everywhere; other vars (a team name, a portal URL) are data and shown as they are.
+SECRET_NAME_RE = re.compile(r"SECRET|TOKEN|PASSW|PWD|KEY|CREDENTIAL|AUTH|PRIVATE|SIGNATURE|CERT", re.IGNORECASE)
+
+
+def _secrets_of(path: KeyPath, names: list[str], environ: Mapping[str, str]) -> set[str]:
+    """The values of `names` (variables referenced at `path`) that are secrets: all of them in a secret field
+    (`client_secret`, `api_key`, `listener.hmac.secret`), the password of a URL (API URL, journal, limiter),
+    and in `vars` those whose variable name says secret (`SECRET_NAME_RE`)."""
+    values = {environ[name] for name in names}
+    if path[-1:] in ((field,) for field in SECRET_FIELDS) or path[:2] == ("listener", "hmac"):
+        return values
+    if path == ("subscription", "api_url"):  # an identifier, unless it carries a password (refused at build)
+        return {_url_secret(v) for v in values if "://" in v} - {""}
+    if path[:1] in tuple((name,) for name in URL_FIELDS):
+        return {_url_secret(v) for v in values} - {""}
+    if path[:1] == ("vars",):
+        return {environ[name] for name in names if SECRET_NAME_RE.search(name)}
+    return set()
+
+
 class _Resolution:
     """Problems found, and the key paths whose value came (partly) from the environment: error
     messages must not echo those values, which may be secrets put in the wrong field."""
@@ -110,7 +131,7 @@ class _Resolution:
         self.problems: list[tuple[KeyPath, str]] = []
         self.from_env: set[KeyPath] = set()
         self.values: set[str] = set()  # values substituted from the environment, but identifiers (event id)
-        self.sensitive: set[str] = set()  # those substituted into subscription or vars, where secrets live
+        self.sensitive: set[str] = set()  # the secrets among them (`_secrets_of`): redacted from every output
 
 
 def _expand_tree(data: Any, environ: Mapping[str, str], path: KeyPath, found: _Resolution) -> Any:
@@ -121,13 +142,11 @@ def _expand_tree(data: Any, environ: Mapping[str, str], path: KeyPath, found: _R
     if isinstance(data, str):
         messages: list[str] = []
         out = expand_env(data, environ, messages)
-        values = {environ[m.group(1)] for m in ENV_RE.finditer(data) if environ.get(m.group(1))}
+        names = [m.group(1) for m in ENV_RE.finditer(data) if environ.get(m.group(1))]
+        values = {environ[name] for name in names}
         if path not in IDENTIFIERS:  # an event or listener id is an identifier, not a secret: errors show it
             found.values |= values
-        if path[:1] in (("subscription",), ("vars",)) or path[:2] == ("listener", "hmac"):  # where secrets live
-            found.sensitive |= values
-        elif path[:1] in tuple((name,) for name in URL_FIELDS):  # a password, or a whole URL holding one
-            found.sensitive |= {_url_secret(v) for v in values} - {""}
+        found.sensitive |= _secrets_of(path, names, environ)
         found.problems.extend((path, msg) for msg in messages)
         if out != data:
             found.from_env.add(path)

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from ..errors import ConfigError, Problem, UsageError
 from ..redact import SECRETS
-from .build import build_job
+from .build import build_job, early_problems
 from .envref import credential_references, redact, resolve_env
 from .job import Job
 from .listener import target_mixups
@@ -115,8 +115,9 @@ def load_job(
     try:
         model = JobFile.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_redacted(problems + list(_pydantic_problems(exc, name, lines, from_env)), env_values)) \
-            from None
+        early = [Problem(name, dotted(loc), msg, line_for(lines, loc)) for loc, msg in early_problems(data)]
+        found = problems + list(_pydantic_problems(exc, name, lines, from_env)) + early
+        raise ConfigError(_redacted(found, env_values)) from None
     if profile and throttle:
         raise UsageError("give --profile or --throttle, not both")
 

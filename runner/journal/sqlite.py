@@ -303,6 +303,16 @@ class SqliteJournal:
             messages[names[value]] = messages.get(names[value], 0) + 1
         return {"messages": messages, "deliveries": deliveries}
 
+    def other_targets(self) -> dict[str, int]:
+        """`{target: messages in doubt}` for this job's rows recorded against other targets in the same file
+        (the same job sent to a standalone mock, or a tenant, keeps its own history there)."""
+        with self._use() as db:
+            rows = db.execute(
+                "SELECT target, COUNT(DISTINCT CASE WHEN state IN ('unknown', 'pending') THEN key END) "
+                "FROM deliveries WHERE job=? AND target<>? GROUP BY target ORDER BY target",
+                (self.job, self.target)).fetchall()
+        return dict(rows)
+
     def failures(self, limit: int = 100, run_only: bool = True,
                  states: tuple[str, ...] = ("failed", "unknown")) -> list[dict]:
         """Up to `limit` messages in `states`: `{"key", "row", "state", "status", "code", "error", "recipients"}`;

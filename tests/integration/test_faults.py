@@ -138,3 +138,31 @@ def test_exit_codes_take_the_most_urgent(mwsync, write_job, tmp_path):
         result = mwsync("run", doubt, write_job(refused, "refused.yaml"), "--api-url", server.url,
                         "--state-dir", tmp_path / "state")
     assert result.exit_code == 3 and "unknown 1" in result.output and "failed 1" in result.output, result.output
+
+
+def test_environment_values_that_are_not_secrets_are_shown(mwsync, write_job, tmp_path, mock, monkeypatch):
+    """Only secrets are redacted: an API URL, a team name or a portal link from the environment are data."""
+    monkeypatch.setenv("TEAM_NAME", "Finance")
+    monkeypatch.setenv("MW_API_URL", mock.url)
+    job = job_dict(vars={"team": "${TEAM_NAME}"}, source={"rows": rows(1)},
+                   subscription={**job_dict()["subscription"], "api_url": "${MW_API_URL}"},
+                   message={**job_dict()["message"], "text": "Hi {{ name }} of {{ team }}"})
+    result = mwsync("run", write_job(job), "--journal", tmp_path / "j.sqlite", "--report", tmp_path / "r.json")
+    assert result.exit_code == 0 and f"-> {mock.url}" in result.output, result.output
+    assert json.loads((tmp_path / "r.json").read_text())["jobs"][0]["target"] == mock.url
+    assert mock.messages()[0]["message"] == "Hi User 0 of Finance"
+
+
+def test_status_and_resolve_point_to_the_target_a_message_is_in_doubt_for(mwsync, write_job, tmp_path, mock):
+    job = write_job(job_dict(source={"rows": rows(2)}))
+    journal = ["--journal", tmp_path / "j.sqlite"]
+    mock.inject(lose_reply_next=1)
+    assert mwsync("run", job, "--api-url", mock.url, *journal).exit_code == 3
+    status = mwsync("status", job, *journal)  # the job's own target is embedded: nothing there
+    assert f"also in this journal: {mock.url}, 1 in doubt (mwsync status {job} --api-url {mock.url})" in status.output
+    refused = mwsync("resolve", job, "k-0", "--as", "sent", *journal)
+    assert refused.exit_code == 1 and f"1 messages are in doubt for {mock.url}: add --api-url {mock.url}" in \
+        refused.output
+    here = mwsync("status", job, "--api-url", mock.url, *journal)
+    assert f"mwsync resolve {job} KEY --as sent|unsent --api-url {mock.url}" in here.output
+    assert mwsync("resolve", job, "k-0", "--as", "sent", "--api-url", mock.url, *journal).exit_code == 0
