@@ -82,3 +82,20 @@ def test_junit_of_a_run_stopped_before_sending_is_one_failing_case():
     [suite] = root
     [case] = suite.findall("testcase")
     assert case.get("name") == "run: ConfigError" and case.find("failure").get("message") == "ConfigError (exit 2)"
+
+
+def test_report_files_get_the_mode_new_files_get_and_leave_no_temporary(tmp_path):
+    import os
+
+    from mwsync.report import write_atomic
+
+    old = os.umask(0o022)
+    try:
+        write_atomic(tmp_path / "out" / "report.json", "{}\n")
+        os.umask(0o077)
+        write_atomic(tmp_path / "private.json", "{}\n")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "out" / "report.json").stat().st_mode & 0o777 == 0o644  # CI uploads it: readable
+    assert (tmp_path / "private.json").stat().st_mode & 0o777 == 0o600  # a stricter umask is kept
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["report.json"]
