@@ -166,7 +166,7 @@ class CassetteRecorder:
     """Writes interactions to one vcrpy cassette (the format the recorded tests replay), scrubbed like them:
     `Scrubber` for URIs, bodies and tokens, the `Authorization` header replaced by `Bearer <ACCESS_TOKEN>`,
     cookies dropped. The file is rewritten whole (atomically) after each interaction. Needs vcrpy
-    (`pip install 'mwsync[record]'`); raises `RuntimeError` naming the fix when it is missing."""
+    (the `record` extra); raises `RuntimeError` naming the fix when it is missing."""
 
     def __init__(self, path: Any, scrubber: Scrubber | None = None) -> None:
         from pathlib import Path
@@ -176,7 +176,8 @@ class CassetteRecorder:
             from vcr.serialize import serialize
             from vcr.serializers import yamlserializer
         except ImportError:  # pragma: no cover - vcrpy comes with the test and record extras
-            raise RuntimeError("recording cassettes needs vcrpy: pip install 'mwsync[record]'") from None
+            raise RuntimeError("recording cassettes needs vcrpy (the 'record' extra): "
+                               "pip install 'vcrpy>=9.4'") from None
         self.path = Path(path)
         self.scrubber = scrubber or Scrubber()
         self._request_class, self._serialize, self._serializer = Request, serialize, yamlserializer

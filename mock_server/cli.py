@@ -114,11 +114,13 @@ def _with_fault_options(command: Any) -> Any:
 @click.option("--no-rate-limit-headers", is_flag=True, help="Send no X-RateLimit-* or Retry-After headers.")
 @click.option("--token-ttl", "token_ttl_s", type=click.FloatRange(0), default=3600.0, show_default=True, metavar="S")
 @click.option("--client", "clients", multiple=True, callback=_parse_clients, metavar="ID:SECRET",
-              envvar="MOCK_SERVER_CLIENTS",
-              help="Accepted client credentials (repeatable) [mwsync-demo:mwsync-demo-secret].")
+              envvar=["MWSYNC_CLIENT", "MOCK_SERVER_CLIENTS"],
+              help="Accepted client credentials (repeatable; the environment variable, space-separated, keeps secrets "
+                   "out of ps) [mwsync-demo:mwsync-demo-secret].")
 @click.option("--api-key", "api_keys", multiple=True, metavar="KEY", help="Static bearer key accepted (repeatable).")
 @click.option("--event", "events", multiple=True, metavar="UUID", help="Known event id (repeatable); none = any UUID.")
-@click.option("--users", "users_file", type=click.Path(exists=True, dir_okay=False), help="Recipient allow-list file.")
+@click.option("--users", "users_file", envvar="MWSYNC_USERS_FILE",  # MWSYNC_USERS: loadtest's count
+              type=click.Path(exists=True, dir_okay=False), help="Recipient allow-list file.")
 @click.option("--token-request", type=click.Choice(TOKEN_REQUEST_FORMATS), default="both", show_default=True)
 @click.option("--token-response", type=click.Choice(TOKEN_RESPONSE_SHAPES), default="plain", show_default=True)
 @click.option("--allow-basic-auth", is_flag=True, help="Accept client credentials in a Basic header.")
@@ -138,9 +140,10 @@ def _with_fault_options(command: Any) -> Any:
               help="Forward API requests to this real API URL, checked against the contract.")
 @click.option("--record-to", type=click.Path(dir_okay=False),
               help="With --proxy-to: write what passed as a cassette here.")
-@click.option("--listener", "listeners", multiple=True, metavar="ID[:MODE[:SECRET]]", envvar="MOCK_SERVER_LISTENERS",
-              help="A webhook listener to serve (repeatable); MODE none (default), bearer or hmac. Environment "
-                   "variable: MOCK_SERVER_LISTENERS (space-separated), which keeps secrets out of ps.")
+@click.option("--listener", "listeners", multiple=True, metavar="ID[:MODE[:SECRET]]",
+              envvar=["MWSYNC_LISTENER", "MOCK_SERVER_LISTENERS"],
+              help="A webhook listener to serve (repeatable); MODE none (default), bearer or hmac. The environment "
+                   "variable (space-separated) keeps secrets out of ps.")
 @click.option("--listener-header", help="Signature header of hmac listeners [X-Signature].")
 @click.option("--listener-algorithm", type=click.Choice(ALGORITHMS), help="HMAC hash of hmac listeners [sha256].")
 @click.option("--listener-encoding", type=click.Choice(ENCODINGS), help="Signature encoding [hex].")

@@ -69,6 +69,15 @@ LOG_OPTIONS = (
 )
 
 
+def option_env_name(param: click.Option) -> str:
+    """`MWSYNC_<LONG OPTION>`: `--token-ttl` reads `MWSYNC_TOKEN_TTL`, `--job` `MWSYNC_JOB` (click's own automatic
+    name comes from the Python parameter, `job_path`, which a user never sees). An option of one name in two
+    commands means one thing in both, except where its command names its own variable (`loadtest --host` reads
+    `MWSYNC_LOADTEST_HOST`: `MWSYNC_HOST` is the mock server's bind address)."""
+    longs = [opt for opt in param.opts if opt.startswith("--")] or param.opts
+    return f"{ENV_PREFIX}_{max(longs, key=len).lstrip('-').replace('-', '_').upper()}"
+
+
 def env_name(param: click.Parameter) -> str | None:
     """The environment variable `param` reads: its own `envvar`, else `MWSYNC_<NAME>`."""
     if not isinstance(param, click.Option) or not param.allow_from_autoenv and not param.envvar:
@@ -107,6 +116,7 @@ class _Group(click.Group):
             for param in command.params:
                 if isinstance(param, click.Option) and param.allow_from_autoenv:
                     param.show_envvar = True
+                    param.envvar = param.envvar or option_env_name(param)
             command._mwsync_ready = True
         return command
 

@@ -21,7 +21,8 @@ from ..errors import UsageError
 @click.option("--users", type=click.IntRange(1, 64), help="Concurrent connections [default: the job's, else 1].")
 @click.option("--latency-ms", type=click.FloatRange(0), default=0.0, show_default=True,
               help="Latency the mock server adds to every send.")
-@click.option("--host", help="URL of a running mwsync mock server to use (it is reset) instead of starting one.")
+@click.option("--host", envvar="MWSYNC_LOADTEST_HOST",  # MWSYNC_HOST: the mock server's bind address
+              help="URL of a running mwsync mock server to use (it is reset) instead of starting one.")
 @click.option("--user-class", type=click.Choice(["mwsync", "unthrottled", "raw"]), default="mwsync",
               show_default=True, help="mwsync's client; the same with throttling disabled; or raw sends, no "
               "throttle, no retry.")
@@ -32,7 +33,7 @@ from ..errors import UsageError
               help="Locust worker processes under one master (distributed mode).")
 @click.option("--limiter", envvar="MWSYNC_LIMITER", metavar="URL",
               help="A Redis limiter every worker shares (redis://HOST:PORT/DB): one budget for all of them "
-                   "[env MWSYNC_LIMITER; default: each process its own, the profile split between workers].")
+                   "[default: each process its own, the profile split between workers].")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Write the verdicts as JSON.")
 @click.option("--html", type=click.Path(dir_okay=False, path_type=Path), help="Write Locust's HTML report.")
 @click.option("--locustfile", "print_locustfile", is_flag=True,

@@ -17,7 +17,7 @@ JSON_FLAG = click.option("--json", "as_json", is_flag=True, envvar="MWSYNC_JSON"
 JOB_ARG = click.argument("jobs", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 STATE_DIR = click.option("--state-dir", envvar="MWSYNC_STATE_DIR", default=None,
                          type=click.Path(file_okay=False, path_type=Path),
-                         help="Where journals live (env MWSYNC_STATE_DIR) [default: .mwsync beside the job file].")
+                         help="Where journals live [default: .mwsync beside the job file].")
 
 
 def _journal_location(ctx, param, value):
@@ -31,14 +31,14 @@ def _journal_location(ctx, param, value):
 
 JOURNAL = click.option("--journal", envvar="MWSYNC_JOURNAL", callback=_journal_location, metavar="PATH|URL",
                        help="Journal: a file, or a shared database postgresql://USER@HOST:PORT/DB (password: "
-                            "PGPASSWORD, or in the URL from the environment) [env MWSYNC_JOURNAL; default: the job "
+                            "PGPASSWORD, or in the URL from the environment) [default: the job "
                             "file's journal:, else .mwsync/journal/<job>.sqlite].")
 LIMITER = click.option("--limiter", envvar="MWSYNC_LIMITER", metavar="URL",
-                       help="Rate limiter shared by every runner: redis://HOST:PORT/DB [env MWSYNC_LIMITER; default: "
+                       help="Rate limiter shared by every runner: redis://HOST:PORT/DB [default: "
                             "the job file's limiter:, else in-process].")
 LEASE = click.option("--lease-s", envvar="MWSYNC_LEASE_S", type=click.FloatRange(1, 3600), metavar="SECONDS",
                      help="Lease of a shared journal's claims: another runner takes them over this long after this "
-                          "one died [env MWSYNC_LEASE_S; default: 30].")
+                          "one died [default: 30].")
 
 
 def throttle_options(f):

@@ -71,7 +71,7 @@ def open_journal(location: str | Path, *, target: str, job: str, exclusive: bool
                  lease_s: float | None = None) -> JournalBackend:
     """The journal at `location`: a `postgresql://` URL (`PostgresJournal`, `lease_s` seconds of lease,
     default 30) or a file path (`SqliteJournal`). Raises `JournalError`, and `UsageError` when the
-    backend's library is missing (`pip install 'mwsync[shared]'`)."""
+    backend's library is missing (the `shared` extra)."""
     if is_database_url(location):
         from .postgres import DEFAULT_LEASE_S, PostgresJournal
 

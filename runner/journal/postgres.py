@@ -56,7 +56,8 @@ def _psycopg():
     try:
         import psycopg
     except ImportError:
-        raise UsageError("a postgresql:// journal needs psycopg: pip install 'mwsync[shared]'") from None
+        raise UsageError("a postgresql:// journal needs psycopg 3 (the 'shared' extra): "
+                         "pip install 'psycopg[binary]>=3.1'") from None
     return psycopg
 
 

@@ -115,7 +115,7 @@ def run_loadtest(options: LoadtestOptions, announce: Callable[[str], None] = lam
     """Run the load test `options` describe against a mock server and judge it; `announce(text)` gets the plan
     before the run starts. Raises `UsageError`, `ConfigError` (the job file) or `LoadtestError`."""
     if importlib.util.find_spec("locust") is None:
-        raise UsageError("Locust is not installed: pip install 'mwsync[load]'")
+        raise UsageError("Locust is not installed (the 'load' extra): pip install 'locust>=2.20' psutil")
     job = load_job(options.job) if options.job else None
     if options.target == "listener" and options.user_class == "raw":
         raise UsageError("--user-class raw posts Events API sends only; use mwsync or unthrottled with --target "

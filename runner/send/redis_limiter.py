@@ -77,7 +77,8 @@ class RedisLimiter:
         try:
             import redis
         except ImportError:
-            raise UsageError("a redis:// limiter needs redis-py: pip install 'mwsync[shared]'") from None
+            raise UsageError("a redis:// limiter needs redis-py (the 'shared' extra): "
+                             "pip install 'redis>=5.0'") from None
         if limit < 1 or window_s <= 0:
             raise ValueError(f"limit must be >= 1 and window_s > 0, got {limit}/{window_s}")
         self._errors = (redis.RedisError, OSError)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -24,6 +25,45 @@ def test_run_help_names_the_environment_variable_of_every_option():
     for name in ("MWSYNC_PROFILE", "MWSYNC_API_URL", "MWSYNC_JOURNAL", "MWSYNC_STATE_DIR", "MWSYNC_REPORT",
                  "MWSYNC_JUNIT", "MWSYNC_HTML", "MWSYNC_DRY_RUN", "MWSYNC_LOG_FORMAT", "MWSYNC_VERBOSE"):
         assert f"env var: {name}" in text, name
+
+
+# Options of one name that mean different things in two commands, so one of them names its own variable.
+OWN_VARIABLES = {("loadtest", "--host"): "MWSYNC_LOADTEST_HOST", ("mock-server", "--users"): "MWSYNC_USERS_FILE"}
+
+
+def _options():
+    from mwsync.cli import COMMANDS, env_name
+
+    ctx = click.Context(cli)
+    for name in COMMANDS:
+        for param in cli.get_command(ctx, name).params:
+            if isinstance(param, click.Option):
+                yield name, param, env_name(param)
+
+
+def test_every_variable_is_named_after_its_option_and_one_variable_means_one_thing():
+    meaning: dict[str, str] = {}
+    for command, param, variable in _options():
+        option = max((o for o in param.opts if o.startswith("--")), key=len)
+        expected = OWN_VARIABLES.get((command, option), "MWSYNC_" + option[2:].replace("-", "_").upper())
+        assert variable == expected, (command, option)
+        assert meaning.setdefault(variable, option) == option, (command, variable)
+
+
+def test_help_names_each_variable_once():
+    for command in ("run", "status", "resolve", "loadtest", "mock-server"):
+        text = " ".join(invoke(command, "--help").output.split())
+        for name in ("MWSYNC_JOURNAL", "MWSYNC_LIMITER", "MWSYNC_STATE_DIR", "MWSYNC_LEASE_S"):
+            assert text.count(name) <= 1, (command, name)
+
+
+def test_a_renamed_variable_reaches_its_option(write_job, tmp_path):
+    """`replay --job` reads MWSYNC_JOB (click's own name would have been MWSYNC_JOB_PATH)."""
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text("")
+    result = invoke("replay", rows, "--dry-run", env={"MWSYNC_JOB": str(tmp_path / "missing.yaml")})
+    assert result.exit_code == 2
+    assert "missing.yaml" in result.output
 
 
 def test_an_option_comes_from_the_environment(write_job):
