@@ -135,7 +135,7 @@ def _with_fault_options(command: Any) -> Any:
 @click.option("--log-headers", is_flag=True, help="Request log keeps headers (secrets redacted).")
 @click.option("--log-bodies", is_flag=True, help="Request log keeps request and response bodies (secrets redacted).")
 @click.option("--scenario", type=click.Path(exists=True, dir_okay=False),
-              help="Scenario rules (YAML, docs/mock-server.md).")
+              help="Scenario rules (YAML; `mwsync docs mock-server`).")
 @click.option("--proxy-to", metavar="URL",
               help="Forward API requests to this real API URL, checked against the contract.")
 @click.option("--record-to", type=click.Path(dir_okay=False),

@@ -66,7 +66,7 @@ def _fault_field(spec_field: Any) -> dict[str, Any]:
     if name in FLAGS:
         return {"type": "boolean"}
     if name == "rules":
-        return {"type": "array", "items": {"type": "object"}, "description": "Scenario rules (docs/mock-server.md)"}
+        return {"type": "array", "items": {"type": "object"}, "description": "Scenario rules"}
     if name == "token_expires_in_raw":
         return {"type": ["string", "null"], "description": "JSON text written verbatim as expires_in"}
     return {"type": ["integer", "null"], "minimum": 1}  # force_429_retry_after_s

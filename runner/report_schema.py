@@ -14,8 +14,8 @@ INT = {"type": "integer", "minimum": 0}
 NUMBER = {"type": "number", "minimum": 0}
 STR = {"type": "string"}
 BOOL = {"type": "boolean"}
-EXIT = {"type": "integer", "enum": [0, 1, 2, 3, 4], "description": "docs/guarantees.md: 0 sent, 1 failed, 2 bad "
-        "input (nothing sent), 3 in doubt, 4 stopped before the end"}
+EXIT = {"type": "integer", "enum": [0, 1, 2, 3, 4], "description": "0 sent, 1 failed, 2 bad "
+        "input (nothing sent), 3 in doubt, 4 stopped before the end (mwsync docs guarantees)"}
 COUNTS = {"type": "object", "additionalProperties": INT}
 
 

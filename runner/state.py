@@ -67,7 +67,7 @@ def check_ci_journal(job: Job, location: str | Path, options: StateOptions, envi
         f"journal ({path}): this runner's journal will not outlive it, so the next CI run would send every message "
         "again. Nothing was sent. Fix it with one of: a shared journal (--journal postgresql://USER@HOST:PORT/DB, "
         "MWSYNC_JOURNAL, or `journal:` in the job file); the state directory restored from a CI cache "
-        "(--state-dir / MWSYNC_STATE_DIR); or --new-journal to confirm that this is a first send (docs/ci.md)")
+        "(--state-dir / MWSYNC_STATE_DIR); or --new-journal to confirm that this is a first send (mwsync docs ci)")
 
 
 def open_job_journal(job: Job, options: StateOptions, *, exclusive: bool = True) -> JournalBackend:

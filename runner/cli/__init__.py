@@ -41,6 +41,7 @@ COMMANDS = {
     "status": (".inspect", "status", "Show a journal: messages by state, those in doubt."),
     "resolve": (".inspect", "resolve", "Settle messages in doubt, after a person checked."),
     "schema": (".inspect", "schema", "Print the JSON Schema of a job file or a report."),
+    "docs": (".inspect", "docs", "Print a guide: guarantees, ci, mock-server, loadtest, ..."),
     "loadtest": (".loadtest", "loadtest", "Prove a throttle profile under load (Locust)."),
     "mock-server": ("mwsync.mock_server.cli", "main", "Run the mock Moveworks API until Ctrl-C."),
 }

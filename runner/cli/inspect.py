@@ -231,3 +231,22 @@ def schema(which: str) -> None:
     from ..config import job_schema
 
     click.echo(json.dumps(job_schema(), indent=2))
+
+
+DOC_TOPICS = {"guarantees": "exit codes, in doubt, what each fault does", "ci": "CI runners, journals, the CI guard",
+              "mock-server": "the mock API: options, faults, scenarios, verification",
+              "loadtest": "load tests of throttle profiles", "recording": "cassettes", "benchmarks": "figures"}
+
+
+@click.command()
+@click.argument("topic", type=click.Choice(list(DOC_TOPICS)), required=False, metavar="[TOPIC]")
+def docs(topic: str | None) -> None:
+    """Print one of the guides that ship with mwsync (Markdown), or list them: the same text as docs/ in
+    the repository, so help that names `mwsync docs ci` points somewhere an installed wheel has."""
+    if topic is None:
+        for name, about in DOC_TOPICS.items():
+            click.echo(f"{name:<12} {about}")
+        return
+    from importlib.resources import files
+
+    click.echo(files("mwsync.docs").joinpath(f"{topic}.md").read_text(encoding="utf-8"), nl=False)

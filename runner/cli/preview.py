@@ -50,7 +50,7 @@ def preview(jobs: tuple[Path, ...], row, limit, profile, throttle, today, as_jso
     keys. Renders every row, reads no journal and sends nothing.
 
     \b
-    mwsync preview jobs/password-expiry.yaml --row 12
+    mwsync preview jobs/password-expiry.yaml --row 5
     mwsync preview jobs/all-hands.yaml --json --limit 0 | jq '.jobs[0].messages[].recipient_count'
     """
     from ..pipeline import RunOptions, load_jobs

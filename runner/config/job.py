@@ -6,6 +6,7 @@ Every `${ENV}` reference is resolved and every value checked by the time these e
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,8 +128,9 @@ class SourceSpec:
 
     @property
     def label(self) -> str:
-        """How to name the source in messages: the file path or `inline rows`."""
-        return str(self.path) if self.path else "inline rows"
+        """How to name the source in messages: the file path as the job wrote it, `..` folded
+        (`jobs/../data/x.csv` reads `data/x.csv`), or `inline rows`."""
+        return os.path.normpath(self.path) if self.path else "inline rows"
 
 
 @dataclass(frozen=True)

@@ -237,7 +237,7 @@ class SourceModel(_Strict):
 
 
 class JobFile(_Strict):
-    """A send job: subscription, throttle, message and source (see README, 'The job file')."""
+    """A send job: subscription, throttle, message and source (`mwsync init` writes one to start from)."""
 
     name: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", description="Job name; default: file stem.")
     description: str = ""

@@ -104,6 +104,12 @@ def test_schema_prints_the_published_schema(installed: Installed):
     assert json.loads(done.stdout) == json.loads((REPO / "schema" / "job.schema.json").read_text(encoding="utf-8"))
 
 
+def test_the_guides_help_points_to_are_in_the_wheel(installed: Installed):
+    done = installed.mwsync("docs", "ci")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == (REPO / "docs" / "ci.md").read_text(encoding="utf-8")
+
+
 def test_run_sends_an_inline_job_to_the_embedded_mock_once(installed: Installed):
     (installed.workdir / "hello.yaml").write_text(JOB, encoding="utf-8")
     first = installed.mwsync("run", "hello.yaml")

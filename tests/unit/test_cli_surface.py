@@ -133,3 +133,21 @@ def test_levels(logs, capsys, level, shown):
 def test_v_and_q_together_are_a_usage_error():
     result = invoke("-v", "validate", "-q", "x.yaml")
     assert result.exit_code == 2 and "give -v or -q, not both" in result.output
+
+
+def test_every_guide_help_names_is_a_topic_of_mwsync_docs():
+    import re
+    from pathlib import Path
+
+    from mwsync.cli.inspect import DOC_TOPICS
+
+    root = Path(__file__).resolve().parents[2]
+    assert sorted(DOC_TOPICS) == sorted(p.stem for p in (root / "docs").glob("*.md"))
+    named = set()
+    for folder in ("runner", "mock_server", "schema"):
+        for path in (root / folder).rglob("*.*"):
+            if path.suffix in (".py", ".json"):
+                named |= set(re.findall(r"mwsync docs ([a-z-]+)", path.read_text(encoding="utf-8")))
+                assert "docs/" not in re.sub(r'"""[\s\S]*?"""|#.*', "", path.read_text(encoding="utf-8")), path
+    assert named and named <= set(DOC_TOPICS)
+    assert invoke("docs", "guarantees").output.startswith("#")
