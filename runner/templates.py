@@ -49,7 +49,11 @@ def _to_date(value: Any) -> dt.date:
         return value.date()
     if isinstance(value, dt.date):
         return value
-    return dt.date.fromisoformat(str(value).strip()[:10])
+    text = str(value).strip()
+    try:
+        return dt.date.fromisoformat(text[:10])
+    except ValueError:
+        raise ValueError(f"{text[:40]!r} is not a date: write YYYY-MM-DD (e.g. 2026-12-01)") from None
 
 
 def _number(kind: type) -> Callable[[Any], Any]:

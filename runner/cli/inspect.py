@@ -37,8 +37,8 @@ def _validated(path: Path) -> tuple[object | None, list]:
 @JOB_ARG
 @JSON_FLAG
 def validate(jobs: tuple[Path, ...], as_json: bool) -> None:
-    """Check job files (YAML, schema, environment, templates) without rendering rows or sending.
-    Exits 2 listing every problem of every file."""
+    """Check job files (YAML, schema, environment, template syntax) without reading rows or sending;
+    `mwsync plan` renders every row. Exits 2 listing every problem of every file."""
     from ..envelope import problem_dict
     from ..errors import ConfigError, Problem
 

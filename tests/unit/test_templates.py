@@ -82,6 +82,17 @@ def test_dates_filter_and_today():
     assert r.render(ROW, 1).text == "7 2026-11-29"
 
 
+@pytest.mark.parametrize("value", ["31/12/2026", "soon", "2026-02-30"])
+def test_a_value_that_is_not_a_date_names_itself_and_the_format(value):
+    r = renderer("{{ expires | days_until }}")
+    with pytest.raises(TemplateError) as info:
+        r.render(dict(ROW, expires=value), 4)
+    problem = info.value.problems[0]
+    assert problem.location == "row 4, message.text"
+    assert f"'{value}' is not a date: write YYYY-MM-DD" in problem.message
+    assert "isoformat" not in problem.message
+
+
 def test_filter_expression():
     r = MessageRenderer(make_job(source={"filter": "id | int >= 3"}), today=TODAY)
     assert [r.accepts({"id": str(i)}, i) for i in range(5)] == [False, False, False, True, True]
