@@ -102,12 +102,15 @@ def _journal_options(f):
 
 
 def _open(job, options, exclusive: bool):
-    """`(journal, location)`: the job's journal, or None when it is a file that does not exist yet."""
+    """`(journal, location)`: the job's journal, or None when it is a file that does not exist yet. A file
+    that a run used before and is gone raises `JournalError`, as `mwsync run` would."""
     from ..journal import is_database_url
+    from ..journal.sqlite import SqliteJournal
     from ..state import journal_location, open_job_journal
 
     location = journal_location(job, options)
-    if not is_database_url(location) and not Path(location).exists():
+    if not is_database_url(location) and not Path(location).exists() and not SqliteJournal.used_before(
+            location, job.name):
         return None, location
     journal = open_job_journal(job, options, exclusive=exclusive)
     return journal, journal.location

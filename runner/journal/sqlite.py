@@ -120,6 +120,14 @@ class SqliteJournal:
                                "(running it twice at once would send messages twice)") from None
         return handle
 
+    @classmethod
+    def used_before(cls, path: str | Path, job: str) -> bool:
+        """True when a run of `job` wrote a journal id into the lock file beside `path`: a missing file there
+        is a deleted journal, not a first run (opening it raises `JournalError`)."""
+        probe = cls.__new__(cls)
+        probe.path, probe.job = Path(path), job
+        return probe._remembered_id() is not None
+
     def _remembered_id(self) -> str | None:
         """The journal id an earlier run wrote into the lock file, if any."""
         try:

@@ -178,6 +178,18 @@ def test_status_summarises_the_journal(mwsync, write_job, mock, tmp_path):
     assert "messages:   sent 5" in result.output
 
 
+def test_status_of_a_deleted_journal_says_it_is_gone_not_that_there_is_none_yet(mwsync, write_job, mock, tmp_path):
+    job = write_job(job_dict())
+    journal = tmp_path / "journal.sqlite"
+    assert mwsync(*run_args(job, mock, tmp_path)).exit_code == 0
+    journal.unlink()
+    result = mwsync("status", job, "--journal", journal, "--api-url", mock.url)
+    assert result.exit_code == 4, result.output
+    assert "the journal is gone, but a run of job" in result.output and "no journal yet" not in result.output
+    assert not journal.exists()  # status recreated nothing: the next run still stops
+    assert mwsync(*run_args(job, mock, tmp_path)).exit_code == 4
+
+
 def test_parallel_jobs_share_one_budget_per_target(mwsync, write_job, tmp_path):
     jobs = []
     for name, profile in (("one", {"limit": 10, "window_s": 1}), ("two", {"limit": 20, "window_s": 1})):
