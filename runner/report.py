@@ -33,6 +33,7 @@ from .journal import JournalBackend
 from .plan import Estimate, PlanSummary
 from .redact import redact
 from .rules import API_DEFAULT_RATE, LISTENER_SECURED_MAX_RATE, LISTENER_UNSECURED_RATE, listener_limit
+from .wording import counted
 
 if TYPE_CHECKING:
     from .send import SendSummary
@@ -138,18 +139,18 @@ def plan_warnings(job: Job, plan: PlanSummary, recovered: int = 0) -> list[str]:
     """Every warning about `job` and its `plan` (`recovered`: deliveries this run marked unknown)."""
     out = [w for w in (rate_warning(job), eta_warning(job, plan)) if w]
     if recovered:
-        out.append(f"{recovered} deliveries were in flight when an earlier run stopped: marked unknown")
+        out.append(f"{counted(recovered, 'delivery', 'was')} in flight when an earlier run stopped: marked unknown")
     if plan.held:
-        out.append(f"{plan.held} messages are in doubt (unknown) from an earlier run and were not resent; "
+        out.append(f"{counted(plan.held, 'message', 'is')} in doubt (unknown) from an earlier run and were not resent; "
                    "check with the recipients, then use --resend-unknown to send them again")
     if not (plan.messages or plan.filtered or plan.invalid or plan.duplicates):
         out.append(f"{job.source.label} has no rows: nothing to send")
     if plan.duplicates:
-        out.append(f"{plan.duplicates} deliveries repeated an earlier row's idempotency key and recipient: "
+        out.append(f"{counted(plan.duplicates, 'delivery')} repeated an earlier row's idempotency key and recipient: "
                    "sent once")
     if plan.changed:
         keys = ", ".join(plan.changed_keys[:5])
-        out.append(f"{plan.changed} messages were sent before with different content and were not resent "
+        out.append(f"{counted(plan.changed, 'message', 'was')} sent before with different content and were not resent "
                    f"(e.g. {keys}); give them new idempotency keys to send again")
     return out
 

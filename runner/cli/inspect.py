@@ -10,6 +10,7 @@ import click
 
 from ..errors import UsageError
 from ..redact import redact
+from ..wording import about, counted
 from .options import JOB_ARG, JOURNAL, JSON_FLAG, STATE_DIR, as_date, throttle_options
 from .output import failure_line, json_output
 
@@ -78,15 +79,17 @@ def plan(jobs, profile, throttle, today, as_json) -> None:
         eta = e["estimate_s"]
         if "listener" in e:
             listener = e["listener"]
-            click.echo(f"{e['job']}: {e['messages']} messages ({e['filtered']} rows filtered out) to listener "
-                       f"{listener['id']} (auth {listener['auth']}) -> {e['requests']} requests")
-            click.echo(f"  ~{eta['profile']:.0f} s under {e['profile']}; ~{eta['listener_limit']:.0f} s under the "
+            click.echo(f"{e['job']}: {counted(e['messages'], 'message')} "
+                       f"({counted(e['filtered'], 'row')} filtered out) to listener {listener['id']} "
+                       f"(auth {listener['auth']}) -> {counted(e['requests'], 'request')}")
+            click.echo(f"  {about(eta['profile'])} under {e['profile']}; {about(eta['listener_limit'])} under the "
                        f"listener limit {listener['limit']}")
         else:
-            click.echo(f"{e['job']}: {e['messages']} messages ({e['filtered']} rows filtered out), "
-                       f"{e['recipients']} recipients -> {e['requests']} requests")
-            click.echo(f"  ~{eta['profile']:.0f} s under {e['profile']}; "
-                       f"~{eta['moveworks_default_120_per_min']:.0f} s under Moveworks' default 120/min")
+            click.echo(f"{e['job']}: {counted(e['messages'], 'message')} "
+                       f"({counted(e['filtered'], 'row')} filtered out), {counted(e['recipients'], 'recipient')} "
+                       f"-> {counted(e['requests'], 'request')}")
+            click.echo(f"  {about(eta['profile'])} under {e['profile']}; "
+                       f"{about(eta['moveworks_default_120_per_min'])} under Moveworks' default 120/min")
         for warning in e["warnings"]:
             click.echo(f"  warning: {warning}")
 
@@ -211,12 +214,14 @@ def resolve(job, keys, as_, all_unknown, journal, api_url, state_dir) -> None:
     finally:
         j.close()
     outcome = "marked sent (never sent again)" if as_ == "sent" else "released (the next run sends them)"
-    click.echo(f"{loaded.name}: {settled['messages']} messages in doubt ({settled['deliveries']} deliveries) "
+    click.echo(f"{loaded.name}: {counted(settled['messages'], 'message')} in doubt "
+               f"({counted(settled['deliveries'], 'delivery')}) "
                f"{outcome}")
     if not settled["messages"]:
         click.echo(f"  none of the named messages was in doubt for {loaded.target} (mwsync status JOB lists them)")
         for target, count in elsewhere.items():
-            click.echo(redact(f"  {count} messages are in doubt for {target}: add --api-url {target}"))
+            click.echo(redact(f"  {counted(count, 'message', 'is')} in doubt for {target}: "
+                              f"add --api-url {target}"))
         sys.exit(1)
 
 

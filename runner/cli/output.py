@@ -12,6 +12,7 @@ import click
 
 from ..errors import MwsyncError
 from ..redact import redact
+from ..wording import counted
 
 MAX_LISTED = 10
 
@@ -30,16 +31,17 @@ def _summary(report) -> str:
     if m.get("elsewhere"):
         extra += f", {m['elsewhere']} sent or being sent by other runners"
     if report.dry_run:
-        return (f"{head}: dry run: {m['to_send']} messages to send in {r['planned']} requests "
+        return (f"{head}: dry run: {counted(m['to_send'], 'message')} to send in {counted(r['planned'], 'request')} "
                 f"({m['skipped']} already sent{extra})")
     if not r["total"] and not m["failed"] and not m["unknown"] and not report.stopped:
-        return f"{head}: nothing new to send ({m['skipped']} of {m['total']} messages already sent{extra})"
+        return f"{head}: nothing new to send ({m['skipped']} of {counted(m['total'], 'message')} already sent{extra})"
     by_status = ", ".join(f"{k}: {v}" for k, v in sorted(r["by_status"].items()))
-    text = (f"{head}: sent {m['sent']} messages in {r['total']} requests in {report.duration_s:.1f} s"
+    text = (f"{head}: sent {counted(m['sent'], 'message')} in {counted(r['total'], 'request')} in "
+            f"{report.duration_s:.1f} s"
             + (f" ({by_status})" if by_status else "")
             + f"; skipped {m['skipped']}, failed {m['failed']}, unknown {m['unknown']}{extra}")
     if report.status_429:
-        text += f"; {report.status_429} answered 429 and were retried"
+        text += f"; {report.status_429} answered 429 and {'was' if report.status_429 == 1 else 'were'} retried"
     if report.stopped:
         text += f"; STOPPED: {report.stopped}"
     return text

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from ..redact import redact
+from ..wording import counted
 from .options import JOB_ARG, JSON_FLAG, as_date, throttle_options
 from .output import json_output
 
@@ -65,7 +66,7 @@ def preview(jobs: tuple[Path, ...], row, limit, profile, throttle, today, as_jso
                              "messages": found.requests})
             if as_json:
                 continue
-            click.echo(f"{job.name}: {found.messages} messages in {found.total} requests; showing "
-                       f"{len(found.requests)}{f' (row {row})' if row else ''}")
+            click.echo(f"{job.name}: {counted(found.messages, 'message')} in {counted(found.total, 'request')}; "
+                       f"showing {len(found.requests)}{f' (row {row})' if row else ''}")
             for request in found.requests:
                 click.echo(redact("\n".join(_lines(request, found.total))))

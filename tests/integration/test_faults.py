@@ -161,7 +161,7 @@ def test_status_and_resolve_point_to_the_target_a_message_is_in_doubt_for(mwsync
     status = mwsync("status", job, *journal)  # the job's own target is embedded: nothing there
     assert f"also in this journal: {mock.url}, 1 in doubt (mwsync status {job} --api-url {mock.url})" in status.output
     refused = mwsync("resolve", job, "k-0", "--as", "sent", *journal)
-    assert refused.exit_code == 1 and f"1 messages are in doubt for {mock.url}: add --api-url {mock.url}" in \
+    assert refused.exit_code == 1 and f"1 message is in doubt for {mock.url}: add --api-url {mock.url}" in \
         refused.output
     here = mwsync("status", job, "--api-url", mock.url, *journal)
     assert f"mwsync resolve {job} KEY --as sent|unsent --api-url {mock.url}" in here.output

@@ -156,7 +156,7 @@ def test_an_unknown_listener_fails_naming_it_and_the_next_run_tries_again(mwsync
     assert first.exit_code == second.exit_code == 1
     assert f"unknown listener: 404 (listener {LISTENER_ID})" in first.output
     assert json.loads((tmp_path / "r.json").read_text())["jobs"][0]["failures"][0]["status"] == 404
-    assert "sent 0 messages in 1 requests" in second.output
+    assert "sent 0 messages in 1 request" in second.output
 
 
 def test_a_timestamped_signature_with_other_options_is_accepted(mwsync, write_job, tmp_path):
@@ -203,7 +203,7 @@ def test_plan_shows_requests_and_the_eta_under_the_listener_limit(mwsync, write_
     assert plan["listener"] == {"id": LISTENER_ID, "auth": "none", "limit": "listener_unsecured (1/10s)"}
     assert any("400 requests take ~1.1 h under the unsecured listener limit" in w for w in plan["warnings"])
     text = mwsync("plan", write_job(job)).output
-    assert "-> 400 requests" in text and "~3990 s under the listener limit listener_unsecured (1/10s)" in text
+    assert "-> 400 requests" in text and "~66.5 min under the listener limit listener_unsecured (1/10s)" in text
 
 
 SCHEMA = json.loads((REPO / "schema" / "report.schema.json").read_text())

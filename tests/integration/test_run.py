@@ -122,7 +122,7 @@ def test_permanent_failure_is_reported_and_retried_on_rerun(mwsync, write_job, t
         assert [(f["key"], f["row"], f["status"], f["code"]) for f in failures] == [("k-1", 2, 404, "INVALID_EVENT_ID")]
         data[1]["event"] = EVENT_ID
         rerun = mwsync(*run_args(write_job(dict(job, source={"rows": data})), server, tmp_path))
-        assert rerun.exit_code == 0 and "sent 1 messages" in rerun.output
+        assert rerun.exit_code == 0 and "sent 1 message in" in rerun.output
         assert len(server.messages()) == 3
 
 

@@ -109,7 +109,7 @@ def test_status_and_resolve_on_a_shared_journal(mwsync, tmp_path, pg_url):
         status = mwsync("status", job, "--api-url", server.url, "--journal", pg_url)
         assert "in doubt (2)" in status.output and "k-1" in status.output
         resolved = mwsync("resolve", job, "k-1", "--as", "unsent", "--api-url", server.url, "--journal", pg_url)
-        assert resolved.exit_code == 0 and "1 messages in doubt (1 deliveries) released" in resolved.output
+        assert resolved.exit_code == 0 and "1 message in doubt (1 delivery) released" in resolved.output
         rerun = mwsync("run", job, "--api-url", server.url, "--journal", pg_url)
-        assert rerun.exit_code == 3 and "sent 1 messages" in rerun.output  # k-1 again; k-2 still held
+        assert rerun.exit_code == 3 and "sent 1 message in" in rerun.output  # k-1 again; k-2 still held
         assert len(server.messages()) == 31

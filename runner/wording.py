@@ -1,0 +1,28 @@
+"""How counts read in messages to people: `counted(1, "message")` is `1 message`, `counted(2, "delivery")`
+`2 deliveries`, `counted(1, "message", "was")` `1 message was`."""
+
+from __future__ import annotations
+
+IRREGULAR = {"delivery": "deliveries", "was": "were", "is": "are", "has": "have"}
+
+
+def _plural(word: str) -> str:
+    return IRREGULAR.get(word, word + "s")
+
+
+def counted(n: int, noun: str, verb: str | None = None) -> str:
+    """`n` and `noun` (singular: `message`, `delivery`, `row`), plural unless `n` is 1; `verb` (singular:
+    `was`, `is`) after it, agreeing."""
+    text = f"{n} {noun if n == 1 else _plural(noun)}"
+    return f"{text} {verb if n == 1 else _plural(verb)}" if verb else text
+
+
+def about(seconds: float) -> str:
+    """An estimate of `seconds` as people read it: `<1 s`, `~15 s`, `~4.2 min`, `~1.3 h`."""
+    if seconds < 1:
+        return "<1 s"
+    if seconds < 120:
+        return f"~{seconds:.0f} s"
+    if seconds < 7200:
+        return f"~{seconds / 60:.1f} min"
+    return f"~{seconds / 3600:.1f} h"
