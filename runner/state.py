@@ -51,13 +51,20 @@ def journal_location(job: Job, options: StateOptions) -> str | Path:
     return state_dir / "journal" / f"{job.name}.sqlite"
 
 
+def ci_guarded(job: Job, options: StateOptions, environ: Mapping[str, str] = os.environ) -> bool:
+    """True when the CI guard applies to `job`: in CI, a target other than the embedded mock, no
+    `--new-journal`. A new journal then stops the run: a local file that does not exist yet
+    (`check_ci_journal`), or a PostgreSQL database without mwsync's tables (`open_job_journal`)."""
+    return in_ci(environ) and not job.subscription.embedded and not options.new_journal
+
+
 def check_ci_journal(job: Job, location: str | Path, options: StateOptions, environ: Mapping[str, str] = os.environ
                      ) -> None:
     """The CI guard: in CI, a run against anything but the embedded mock whose journal is a local file that
     does not exist yet would be a first send on a runner whose journal dies with it (the next CI run, on a
     fresh clone, would send everything again). Raises `UsageError` (exit 2, nothing sent) unless
     `options.new_journal` confirms it."""
-    if not in_ci(environ) or job.subscription.embedded or is_database_url(location) or options.new_journal:
+    if not ci_guarded(job, options, environ) or is_database_url(location):
         return
     path = Path(location)
     if path.exists():
@@ -70,11 +77,28 @@ def check_ci_journal(job: Job, location: str | Path, options: StateOptions, envi
         "(--state-dir / MWSYNC_STATE_DIR); or --new-journal to confirm that this is a first send (mwsync docs ci)")
 
 
-def open_job_journal(job: Job, options: StateOptions, *, exclusive: bool = True) -> JournalBackend:
+def journal_exists(job: Job, options: StateOptions) -> bool:
+    """True when `job` has a journal to read: its file exists, or a run used one there before (opening it
+    then raises `JournalError`: it is gone), or its database holds mwsync's tables. Creates nothing.
+    Raises `JournalError` (a database that cannot be reached), `UsageError` (psycopg missing)."""
+    location = journal_location(job, options)
+    if is_database_url(location):
+        from .journal.postgres import PostgresJournal
+
+        return PostgresJournal.exists(str(location))
+    from .journal.sqlite import SqliteJournal
+
+    return Path(location).exists() or SqliteJournal.used_before(location, job.name)
+
+
+def open_job_journal(job: Job, options: StateOptions, *, exclusive: bool = True, sending: bool = True
+                     ) -> JournalBackend:
     """Open `job`'s journal (`exclusive`: for sending, with the run lock or a lease). Raises `JournalError`,
-    `UsageError` (a backend's library is missing)."""
+    `UsageError` (a backend's library is missing; the CI guard, when `sending`, for a database with no
+    journal yet)."""
     return open_journal(journal_location(job, options), target=job.target, job=job.name,
-                        exclusive=exclusive, create=options.new_journal, lease_s=options.lease_s)
+                        exclusive=exclusive, create=options.new_journal, lease_s=options.lease_s,
+                        new_ok=not (sending and exclusive and ci_guarded(job, options)))
 
 
 def limiter_location(jobs: Sequence[Job], options: StateOptions, target: str) -> str | None:

@@ -108,13 +108,12 @@ def _open(job, options, exclusive: bool):
     """`(journal, location)`: the job's journal, or None when it is a file that does not exist yet. A file
     that a run used before and is gone raises `JournalError`, as `mwsync run` would."""
     from ..journal import is_database_url
-    from ..journal.sqlite import SqliteJournal
-    from ..state import journal_location, open_job_journal
+    from ..redact import url_without_password
+    from ..state import journal_exists, journal_location, open_job_journal
 
     location = journal_location(job, options)
-    if not is_database_url(location) and not Path(location).exists() and not SqliteJournal.used_before(
-            location, job.name):
-        return None, location
+    if not journal_exists(job, options):
+        return None, url_without_password(str(location)) if is_database_url(location) else location
     journal = open_job_journal(job, options, exclusive=exclusive)
     return journal, journal.location
 
@@ -125,7 +124,7 @@ def _journal_state(job, options) -> dict:
     50 in doubt; each failure `{"key", "row", "state", "status", "code", "error", "recipients"}`)."""
     j, path = _open(job, options, exclusive=False)
     entry = {"job": job.name, "file": str(job.path), "target": job.target,
-             "journal": {"location": str(path), "exists": j is not None, "shared": False},
+             "journal": {"location": str(path), "exists": j is not None, "shared": "://" in str(path)},
              "messages": {}, "deliveries": {}, "failed": [], "in_doubt": [], "other_targets": {}}
     if j is None:
         return entry
@@ -150,7 +149,8 @@ def _resolve_hint(entry: dict, target: str | None = None) -> str:
 
 def _print_state(entry: dict, api_url: str | None = None) -> None:
     if not entry["journal"]["exists"]:
-        click.echo(f"{entry['job']}: no journal yet ({entry['journal']['location']}: this machine only, not shared)")
+        where = "shared" if entry["journal"]["shared"] else "this machine only, not shared"
+        click.echo(redact(f"{entry['job']}: no journal yet ({entry['journal']['location']}: {where})"))
         return
     fmt = lambda d: ", ".join(f"{k} {v}" for k, v in sorted(d.items())) or "none"  # noqa: E731
     where = "shared with every runner that names it" if entry["journal"]["shared"] else "this machine only, not shared"

@@ -68,13 +68,13 @@ def is_database_url(location: str | Path) -> bool:
 
 
 def open_journal(location: str | Path, *, target: str, job: str, exclusive: bool = True, create: bool = False,
-                 lease_s: float | None = None) -> JournalBackend:
+                 lease_s: float | None = None, new_ok: bool = True) -> JournalBackend:
     """The journal at `location`: a `postgresql://` URL (`PostgresJournal`, `lease_s` seconds of lease,
-    default 30) or a file path (`SqliteJournal`). Raises `JournalError`, and `UsageError` when the
-    backend's library is missing (the `shared` extra)."""
+    default 30; `new_ok`: its tables may be created) or a file path (`SqliteJournal`). Raises `JournalError`,
+    and `UsageError` when the backend's library is missing (the `shared` extra)."""
     if is_database_url(location):
         from .postgres import DEFAULT_LEASE_S, PostgresJournal
 
         return PostgresJournal(str(location), target=target, job=job, exclusive=exclusive, create=create,
-                               lease_s=lease_s or DEFAULT_LEASE_S)
+                               lease_s=lease_s or DEFAULT_LEASE_S, new_ok=new_ok)
     return SqliteJournal(location, target=target, job=job, exclusive=exclusive, create=create)

@@ -80,15 +80,17 @@ class PostgresJournal:
     """The delivery journal of one job against one target, in PostgreSQL at `url` (`postgresql://...`).
 
     `exclusive`: register a run with a lease and renew it (False for `mwsync status`: read only);
-    `lease_s`: seconds a run's claims outlive its last renewal. Thread-safe (one connection under a lock;
-    the lease thread has its own). Raises `JournalError` (exit 4) naming the host and the cause when the
-    database cannot be reached or used, and `UsageError` when psycopg is not installed.
+    `lease_s`: seconds a run's claims outlive its last renewal; `new_ok`: the journal's tables may be created
+    in a database that has none (False, in CI without --new-journal: raises `UsageError`, nothing created,
+    because a database that dies with the CI job would make every run a first send). Thread-safe (one
+    connection under a lock; the lease thread has its own). Raises `JournalError` (exit 4) naming the host
+    and the cause when the database cannot be reached or used, and `UsageError` when psycopg is not installed.
     """
 
     shared = True
 
     def __init__(self, url: str, *, target: str, job: str, exclusive: bool = True, create: bool = False,
-                 lease_s: float = DEFAULT_LEASE_S):
+                 lease_s: float = DEFAULT_LEASE_S, new_ok: bool = True):
         self._psycopg = _psycopg()
         self.url, self.location = url, url_without_password(url)
         SECRETS.add(os.environ.get("PGPASSWORD"))  # libpq reads it: a secret learnt from the environment
@@ -100,6 +102,7 @@ class PostgresJournal:
         self._closing = threading.Event()
         self._renewer: threading.Thread | None = None
         self._db = None
+        self._new_ok = new_ok or create
         try:
             with self._errors("cannot use the journal", "nothing was sent"):
                 self._db = self._connect()
@@ -107,13 +110,24 @@ class PostgresJournal:
                 if exclusive:
                     self._db.execute(pgsql.REGISTER, self._args(host=socket.gethostname(), pid=os.getpid(),
                                                                 lease_s=self.lease_s))
-        except JournalError:
+        except (JournalError, UsageError):
             if self._db is not None:
                 self._db.close()
             raise
         if exclusive:
             self._renewer = threading.Thread(target=self._renew_loop, name="mwsync-lease", daemon=True)
             self._renewer.start()
+
+    @classmethod
+    def exists(cls, url: str) -> bool:
+        """True when the database at `url` holds mwsync's journal tables (nothing is created). Raises
+        `JournalError` when it cannot be reached, `UsageError` without psycopg."""
+        psycopg, location = _psycopg(), url_without_password(url)
+        try:
+            with psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S) as db:
+                return bool(db.execute("SELECT to_regclass('mwsync_meta') IS NOT NULL").fetchone()[0])
+        except psycopg.Error as exc:
+            raise JournalError(f"{location}: cannot use the journal: {_cause(exc)}; nothing was sent") from None
 
     # -- connections, errors ---------------------------------------------------------------------------
 
@@ -153,6 +167,12 @@ class PostgresJournal:
         with self._db.transaction():
             self._db.execute("SELECT pg_advisory_xact_lock(%s)", (pgsql.SCHEMA_LOCK,))
             exists = self._db.execute("SELECT to_regclass('mwsync_meta') IS NOT NULL").fetchone()[0]
+            if not exists and not self._new_ok:
+                raise UsageError(
+                    f"{self.job}: running in CI, and the journal database {self.location} has no mwsync journal "
+                    "yet: a database that does not outlive the CI job (a services: container) would make every "
+                    "run a first send. Nothing was sent. Point --journal at the database that keeps the "
+                    "journal, or pass --new-journal once to confirm that this is its first send (mwsync docs ci)")
             if not exists:
                 self._db.execute(pgsql.SCHEMA)
                 self._db.execute("INSERT INTO mwsync_meta VALUES ('schema', %s), ('journal_id', %s)",

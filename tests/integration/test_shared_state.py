@@ -26,7 +26,11 @@ def clone(tmp_path: Path, name: str, **overrides) -> Path:
 
 def test_a_second_ci_run_on_a_fresh_clone_sends_nothing_and_says_why(mwsync, mock, tmp_path, pg_url, monkeypatch):
     monkeypatch.setenv("CI", "true")
-    first = mwsync("run", clone(tmp_path, "a"), "--api-url", mock.url, "--journal", pg_url,
+    job_a = clone(tmp_path, "a")
+    refused = mwsync("run", job_a, "--api-url", mock.url, "--journal", pg_url)
+    assert refused.exit_code == 2 and mock.messages() == []  # an empty database: a first send is confirmed once
+    assert "has no mwsync journal yet" in refused.output and "--new-journal" in refused.output
+    first = mwsync("run", job_a, "--api-url", mock.url, "--journal", pg_url, "--new-journal",
                    "--report", tmp_path / "a.json")
     second = mwsync("run", clone(tmp_path, "b"), "--api-url", mock.url, "--journal", pg_url,
                     "--report", tmp_path / "b.json")
@@ -57,6 +61,32 @@ def test_the_ci_guard_leaves_the_embedded_mock_and_dry_runs_alone(mwsync, tmp_pa
     monkeypatch.setenv("CI", "1")
     assert mwsync("run", clone(tmp_path, "a")).exit_code == 0
     assert mwsync("run", clone(tmp_path, "b"), "--api-url", "http://127.0.0.1:9", "--dry-run").exit_code == 0
+
+
+def test_a_dry_run_in_ci_creates_no_journal_so_the_guard_still_stops_the_first_send(mwsync, mock, tmp_path,
+                                                                                    monkeypatch):
+    monkeypatch.setenv("CI", "true")
+    job = clone(tmp_path, "a")
+    dry = mwsync("run", job, "--api-url", mock.url, "--dry-run", "--report", tmp_path / "dry.json")
+    assert dry.exit_code == 0 and "dry run: 30 messages to send" in dry.output, dry.output
+    assert not (job.parent / ".mwsync").exists()
+    assert json.loads((tmp_path / "dry.json").read_text())["jobs"][0]["journal"]["location"].endswith("(none yet)")
+    refused = mwsync("run", job, "--api-url", mock.url)
+    assert refused.exit_code == 2 and "will not outlive it" in refused.output and mock.messages() == []
+
+
+def test_an_empty_database_stays_empty_after_a_dry_run_and_status_in_ci(mwsync, mock, tmp_path, pg_url,
+                                                                        monkeypatch):
+    from mwsync.journal.postgres import PostgresJournal
+
+    monkeypatch.setenv("CI", "true")
+    job = clone(tmp_path, "a")
+    assert mwsync("run", job, "--api-url", mock.url, "--journal", pg_url, "--dry-run").exit_code == 0
+    status = mwsync("status", job, "--api-url", mock.url, "--journal", pg_url)
+    assert status.exit_code == 0 and "no journal yet" in status.output
+    assert not PostgresJournal.exists(pg_url)
+    refused = mwsync("run", job, "--api-url", mock.url, "--journal", pg_url)
+    assert refused.exit_code == 2 and "has no mwsync journal yet" in refused.output and mock.messages() == []
 
 
 def test_the_job_files_journal_takes_a_password_only_from_the_environment(mwsync, mock, tmp_path, pg_url,
