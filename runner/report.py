@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from .config.job import Job
 from .envelope import envelope, error_dict, problem_dict  # noqa: F401 - re-exported
-from .errors import MwsyncError
+from .errors import JournalError, MwsyncError
 from .journal import JournalBackend
 from .plan import Estimate, PlanSummary
 from .redact import redact
@@ -160,7 +160,21 @@ def build_report(job: Job, plan: PlanSummary, sent: SendSummary | None, journal:
     """Combine the `plan`, what the send pass did (`sent`, None when nothing was sent) and this run's
     journal rows into a `JobReport`. `elsewhere`: messages other runners held (a shared journal): they
     are theirs to send, not this run's."""
-    counts = journal.counts(run_only=True)["messages"] if sent is not None else {}
+    journal_failed = None
+    try:
+        counts = journal.counts(run_only=True)["messages"] if sent is not None else {}
+        failures = _journal_failures(journal, plan, sent)
+    except JournalError as exc:  # it failed mid-run: report what the sender saw, and say so
+        journal_failed = exc
+        counts, failures = dict(sent.messages) if sent is not None else {}, []
+    warnings = plan_warnings(job, plan, recovered)
+    if journal_failed is not None:
+        unrecorded = sent.unrecorded if sent is not None else 0
+        doubt = (f"; {counted(unrecorded, 'message', 'is')} in doubt: sent, but the journal could not record "
+                 "the answer (pending in the journal: the next run holds such messages as unknown)") if unrecorded \
+            else ""
+        warnings.append(f"the journal failed during the run, so these figures are the sender's own{doubt}; "
+                        "`mwsync status` lists every message once the journal is back")
     messages = {
         "total": plan.messages, "sent": counts.get("sent", 0), "skipped": plan.skipped,
         "failed": counts.get("failed", 0), "unknown": counts.get("unknown", 0) + counts.get("pending", 0) + plan.held,
@@ -179,9 +193,8 @@ def build_report(job: Job, plan: PlanSummary, sent: SendSummary | None, journal:
         messages=messages, requests=requests, status_429=sent.status_429 if sent else 0,
         recipients=plan.recipients, duration_s=round(duration_s, 3), dry_run=dry_run,
         stopped=redact(sent.stopped) if sent else None,
-        warnings=[redact(w) for w in plan_warnings(job, plan, recovered)],
-        failures=[dict(f, error=redact(f["error"]))
-                  for f in _invalid_rows(plan) + _journal_failures(journal, plan, sent)],
+        warnings=[redact(w) for w in warnings],
+        failures=[dict(f, error=redact(f["error"])) for f in _invalid_rows(plan) + failures],
     )
 
 

@@ -22,7 +22,10 @@ class SendSummary:
     """What the send pass did: `requests` made (final outcomes), `attempts` HTTP requests (retries
     included), `by_status` final HTTP status of each request (`no_response` when none came),
     `status_429` 429s met on the way, `stopped` why it stopped early (None when it finished),
-    `stop_error` the error that stopped it (an `Interrupted`, `AuthError`, `Unreachable`, `JournalError`)."""
+    `stop_error` the error that stopped it (an `Interrupted`, `AuthError`, `Unreachable`, `JournalError`);
+    `messages` this run's messages by outcome (`sent`, `failed`, `unknown`; a message in several requests
+    takes its worst), as the sender saw them: the report's figures when the journal cannot be read any more;
+    `unrecorded` messages whose outcome the journal failed to record (they stay `pending`: in doubt)."""
 
     requests: int = 0
     attempts: int = 0
@@ -30,6 +33,8 @@ class SendSummary:
     status_429: int = 0
     stopped: str | None = None
     stop_error: RunStopped | None = None
+    messages: dict[str, int] = field(default_factory=dict)
+    unrecorded: int = 0
 
 
 class Sender:
@@ -54,6 +59,8 @@ class Sender:
         self._lock = threading.Lock()
         self._counts = {"requests": 0, "attempts": 0, "status_429": 0}
         self._by_status: dict[str, int] = {}
+        self._outcome: dict[str, str] = {}  # message key -> its worst outcome so far
+        self._unrecorded: set[str] = set()
         self._stop_error: RunStopped | None = None
 
     def _stopping(self, error: RunStopped) -> None:
@@ -76,17 +83,17 @@ class Sender:
         except RunStopped as exc:
             self._stopping(exc)
             if request_ids:  # it went out and was refused or never answered with a delivery: not sent
-                self._finish(request_ids[0], SendResult("failed", getattr(exc, "status", None), 1, error=str(exc),
-                                                        code=getattr(exc, "code", None)))
+                self._finish(batch, request_ids[0], SendResult("failed", getattr(exc, "status", None), 1,
+                                                               error=str(exc), code=getattr(exc, "code", None)))
             return
         except BaseException as exc:
             if request_ids:  # whether it went out is not known: `unknown` never resends blindly
-                self._finish(request_ids[0], SendResult("unknown", None, 1,
-                                                        error=f"{exc.__class__.__name__} raised while sending"))
+                self._finish(batch, request_ids[0], SendResult("unknown", None, 1,
+                                                               error=f"{exc.__class__.__name__} raised while sending"))
             raise
         if not request_ids:
             before_send()
-        self._finish(request_ids[0], result)
+        self._finish(batch, request_ids[0], result)
         with self._lock:
             self._counts["requests"] += 1
             self._counts["attempts"] += result.attempts
@@ -102,11 +109,21 @@ class Sender:
         return self.client.send_message(batch.event_id, batch.text, batch.recipients, batch.slots,
                                         before_send=before_send)
 
-    def _finish(self, request_id: str, result: SendResult) -> None:
+    def _finish(self, batch: Batch | Notify, request_id: str, result: SendResult) -> None:
+        keys = {delivery.key for delivery in batch.deliveries}
         try:
             self.journal.finish(request_id, result)
+            recorded = True
         except JournalError as exc:  # the rows stay `pending`: the next run holds them as unknown
             self._stopping(exc)
+            recorded = False
+        with self._lock:
+            for key in keys:
+                state = result.state if recorded else "unknown"
+                if WORSE[state] > WORSE.get(self._outcome.get(key, ""), -1):
+                    self._outcome[key] = state
+            if not recorded:
+                self._unrecorded |= keys
 
     def run(self, batches: Iterable[Batch]) -> SendSummary:
         """Send every batch from `batches`; return the `SendSummary`. A `JournalError` reading the
@@ -130,8 +147,11 @@ class Sender:
         finally:
             self._drain(pool, inflight)
         error = self._stop_error
+        messages: dict[str, int] = {}
+        for state in self._outcome.values():
+            messages[state] = messages.get(state, 0) + 1
         return SendSummary(by_status=dict(self._by_status), stopped=_reason(error) if error else None,
-                           stop_error=error, **self._counts)
+                           stop_error=error, messages=messages, unrecorded=len(self._unrecorded), **self._counts)
 
     def _drain(self, pool: ThreadPoolExecutor, inflight: set[Future]) -> None:
         """Wait for the requests in flight: all of them, or `STOP_GRACE_S` once the run is stopping, after
@@ -154,6 +174,9 @@ class Sender:
             self.client.abort()
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+WORSE = {"sent": 0, "failed": 1, "unknown": 2}  # a message in several requests reports its worst outcome
 
 
 def _reason(error: RunStopped) -> str:

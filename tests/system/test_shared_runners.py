@@ -11,6 +11,7 @@ sliding-window mock whose limit equals the profile (10 per 2 s): what the server
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -127,10 +128,19 @@ def test_redis_gone_mid_run_stops_sending_and_exits_4(tmp_path, pg_url):
 def test_postgresql_gone_mid_run_stops_sending_and_exits_4(tmp_path):
     job = write_job(tmp_path)
     with Postgres() as pg, MockServer(rate_limit=(10, 2.0), clients=dict([DEMO_CLIENT])) as server:
-        proc = start(job, server, pg.database(), None)
+        proc = start(job, server, pg.database(), None, "--report", tmp_path / "report.json")
         _wait_for(server, 5)
         pg.stop()
         at_stop = len(server.messages())
         code, output = finish(proc, 60)
-        assert len(server.messages()) <= at_stop + 1
-    assert code == 4 and f"127.0.0.1:{pg.port}" in output and "nothing more is sent" in output, output
+        delivered = len(server.messages())
+        assert delivered <= at_stop + 1
+    assert f"127.0.0.1:{pg.port}" in output and "nothing more is sent" in output, output
+    # the job's summary and report still come, from what the sender saw (the journal cannot be read)
+    assert "STOPPED: journal unusable" in output and "the journal failed during the run" in output, output
+    [entry] = json.loads((tmp_path / "report.json").read_text())["jobs"]
+    assert entry["messages"]["sent"] + entry["messages"]["unknown"] == delivered
+    # a request answered after the journal died is in doubt (exit 3 outranks 4); else the run stopped (4)
+    in_doubt = entry["messages"]["unknown"]
+    assert (code, entry["exit_code"]) == ((3, 3) if in_doubt else (4, 4)), output
+    assert ("in doubt: sent, but the journal could not record the answer" in output) == bool(in_doubt)
