@@ -27,7 +27,6 @@ from .config import Job, load_job
 from .embedded import as_demo_client, start_embedded
 from .errors import ConfigError, Interrupted, Problem, ProblemList, TemplateError
 from .journal import JournalBackend
-from .journal.sqlite import SqliteJournal
 from .payload import PayloadRenderer
 from .plan import PlanSummary, SendOptions, no_journal, plan_pass, send_pass
 from .records import Attempt, Filtered, Rejected, RenderedMessage, RenderedPayload
@@ -147,6 +146,8 @@ def _dry_run_journal(job: Job, options: RunOptions, stack: ExitStack) -> Journal
     temporary folder. A dry run creates nothing, so the CI guard still sees a first send as new."""
     if journal_exists(job, options):
         return open_job_journal(job, options)
+    from .journal.sqlite import SqliteJournal
+
     folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mwsync-dry-run-")))
     journal = SqliteJournal(folder / "journal.sqlite", target=job.target, job=job.name)
     journal.location = f"{journal_location(job, options)} (none yet)"

@@ -16,7 +16,7 @@ from ..rules import LISTENER_AUTH_MODES
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class SubscriptionModel(_Strict):
