@@ -115,6 +115,9 @@ async def apply_rule(rule: Respond | None) -> tuple[str, int] | None:
         headers = {"Retry-After": str(rule.retry_after_s)} if rule.retry_after_s else None
         message = rule.message or f"{code_for(rule.status)} (scenario rule)"
         raise ApiError(rule.status, rule.code or code_for(rule.status), message, headers)
+    if rule.redirect_to:
+        raise ApiError(rule.redirect_status, "REDIRECT", f"moved to {rule.redirect_to} (scenario rule)",
+                       {"Location": rule.redirect_to})
     if rule.drop:
         return ("drop", 0)
     if rule.lose_reply:

@@ -79,7 +79,8 @@ class Match(BaseModel):
 class Respond(BaseModel):
     """What a firing rule does: exactly one of `status` (an error answer, nothing recorded), `drop` (close
     with no answer, nothing recorded), `lose_reply` (record, then close), `accept_status` (record, then
-    answer this 5xx), optionally after `latency_ms`; or only `latency_ms`."""
+    answer this 5xx), `redirect_to` (answer `redirect_status` with this `Location`, nothing recorded),
+    optionally after `latency_ms`; or only `latency_ms`."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     status: int | None = Field(default=None, ge=400, le=599)
@@ -89,15 +90,18 @@ class Respond(BaseModel):
     drop: bool = False
     lose_reply: bool = False
     accept_status: Literal[500, 502, 503, 504] | None = None
+    redirect_to: str | None = Field(default=None, pattern=r"^https?://\S+$", max_length=2000)
+    redirect_status: Literal[301, 302, 303, 307, 308] = 307
     latency_ms: float = Field(default=0.0, ge=0, le=600_000)
 
     @model_validator(mode="after")
     def _one_action(self) -> Respond:
-        actions = [name for name in ("status", "drop", "lose_reply", "accept_status") if getattr(self, name)]
+        kinds = ("status", "drop", "lose_reply", "accept_status", "redirect_to")
+        actions = [name for name in kinds if getattr(self, name)]
         if len(actions) > 1:
-            raise ValueError(f"give one of status, drop, lose_reply, accept_status (got {', '.join(actions)})")
+            raise ValueError(f"give one of {', '.join(kinds)} (got {', '.join(actions)})")
         if not actions and not self.latency_ms:
-            raise ValueError("give one of status, drop, lose_reply, accept_status, or latency_ms")
+            raise ValueError(f"give one of {', '.join(kinds)}, or latency_ms")
         if (self.code or self.message) and not self.status:
             raise ValueError("code and message go with status")
         if self.retry_after_s and self.status != 429:

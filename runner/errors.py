@@ -202,6 +202,12 @@ class PermanentError(DeliveryError):
     """A 4xx other than 429 (400 size/type/e-mail, 403, 404 event): the API certainly refused it; not retried."""
 
 
+class Redirected(PermanentError):
+    """A 3xx other than 303 to a send: the server did not process it here and points elsewhere. mwsync
+    follows no redirect (a POST re-sent to another host could deliver twice, or hand the message to a
+    login page), so the request failed and, since every send would meet the same, the run stops."""
+
+
 class OutcomeUnknown(DeliveryError):
     """The request was sent and may have been processed: a 500, 502 or 504 (the API may have scheduled
     it before failing), a connection dropped after the request was written, no complete answer within the

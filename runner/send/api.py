@@ -14,10 +14,11 @@ from __future__ import annotations
 import json
 import math
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import requests
 
-from ..errors import AuthError, MwsyncError, OutcomeUnknown, PermanentError, RateLimited, TransientError
+from ..errors import AuthError, MwsyncError, OutcomeUnknown, PermanentError, RateLimited, Redirected, TransientError
 from .session import retry_after_s
 
 TOKEN_PATH = "/oauth/v1/token"
@@ -58,14 +59,19 @@ def status_error(response: requests.Response, call: Call, *, resend_on: frozense
     | 503               | TransientError       | TransientError (retry)         | AuthError  |
     | other 5xx         | TransientError       | OutcomeUnknown (held) (**)     | AuthError  |
     | 401               | AuthError            | AuthError (*)                  | AuthError  |
+    | 303               | AuthError            | OutcomeUnknown (held)          | AuthError  |
+    | other 3xx         | AuthError            | Redirected (failed, stops)     | AuthError  |
     | other             | AuthError            | PermanentError (failed)        | AuthError  |
 
     (*) a send's first 401 is retried once with a new access token (`Reauthenticate`).
     (**) unless the status is in `resend_on` (the job's `retry.resend_on`): then TransientError.
     A token request carries no message, so retrying it can never duplicate one. `what` names the
-    request in the message (e.g. the event id).
+    request in the message (e.g. the event id). No redirect is followed (`MoveworksSession.send`): a 3xx
+    is an answer. 303 See Other says the POST was processed and its result is elsewhere.
     """
     status = response.status_code
+    if 300 <= status < 400:
+        return _redirect_error(response, call, what)
     code, message = api_error(response)
     detail = " ".join(str(p) for p in (status, code, message) if p) + (f" ({what})" if what else "")
     if call == "auth test":
@@ -87,6 +93,25 @@ def status_error(response: requests.Response, call: Call, *, resend_on: frozense
         return AuthError(f"the API refused the access token: {detail}; check the API URL's region and the "
                          "credentials", status=401, code=code)
     return PermanentError(f"rejected: {detail}", status=status, code=code, api_message=message)
+
+
+def _redirect_error(response: requests.Response, call: Call, what: str) -> MwsyncError:
+    """The error for a 3xx answer: the `status_error` table's 3xx rows. The `Location` is shown as scheme,
+    host and path only (a query may carry a token)."""
+    status = response.status_code
+    target = urlsplit(response.headers.get("Location", ""))
+    where = f"{target.scheme}://{target.netloc}{target.path}" if target.netloc else (target.path or "nowhere")
+    head = f"{status} redirect to {where}" + (f" ({what})" if what else "")
+    fix = "set the API URL to the one the API answers on (mwsync follows no redirect)"
+    if call == "token":
+        return AuthError(f"the token endpoint answered {head}: the client secret is never re-sent elsewhere; {fix}",
+                         status=status)
+    if call == "auth test":
+        return AuthError(f"auth test failed: {head}; {fix}", status=status)
+    if status == 303:
+        return OutcomeUnknown(f"the API answered {head} (See Other: it may have processed the message)",
+                              status=status)
+    return Redirected(f"the API answered {head}, so the message was not delivered; {fix}", status=status)
 
 
 def expires_in_s(value: Any) -> float:

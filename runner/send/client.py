@@ -34,6 +34,7 @@ from ..errors import (
     OutcomeUnknown,
     PermanentError,
     RateLimited,
+    Redirected,
     TransientError,
     Unreachable,
     UsageError,
@@ -202,6 +203,8 @@ class MoveworksClient:
             if not counts.get("sent"):  # the token endpoint kept failing: no send went out
                 raise Unreachable(f"{exc}; no access token, so the run stops") from None
             return self._result("failed", exc, counts, started)
+        except Redirected as exc:
+            raise Unreachable(f"{exc}; every send would be redirected, so the run stops") from None
         except PermanentError as exc:
             return self._result("failed", exc, counts, started)
         except OutcomeUnknown as exc:

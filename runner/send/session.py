@@ -149,8 +149,10 @@ class MoveworksSession(OAuth2Session):
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         """Take a slot, stamp the access token, call `before_send`, send under the deadline, complete the
-        slot, pause the limiter on a 429 (module docstring). Raises `Interrupted` before sending when the
-        run is stopping, and what `requests` raises."""
+        slot, pause the limiter on a 429 (module docstring). Never follows a redirect: a 3xx is the answer
+        (a re-sent POST could deliver twice, outside the limiter, or carry the client secret to another
+        host). Raises `Interrupted` before sending when the run is stopping, and what `requests` raises."""
+        kwargs["allow_redirects"] = False
         auth = getattr(request, "mwsync_auth", None)
         for refreshes in range(MAX_REFRESHES_PER_SLOT + 1):
             slot = self.limiter.acquire()

@@ -110,3 +110,44 @@ def test_a_reply_dripped_byte_by_byte_is_cut_at_the_deadline_and_held(mwsync, wr
         assert len(srv.messages()) == 1
     assert result.exit_code == 3 and "within the 2 s deadline" in result.output, result.output
     assert journal_states(tmp_path) == {"unknown": 1}
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirected_send_is_not_followed_fails_and_stops_the_run(mwsync, write_job, tmp_path, status):
+    """requests follows redirects by default: the POST went again to the Location (a login page would have
+    made it `sent`, a 307 loop re-sent it 30 times outside the limiter)."""
+    job = write_job(job_dict(source={"rows": rows(3)}))
+    with MockServer(clients=dict([DEMO_CLIENT])) as elsewhere:
+        rule = {"match": {"endpoint": "send"}, "respond": {"redirect_to": f"{elsewhere.url}/login?token=abc",
+                                                           "redirect_status": status}}
+        with MockServer(clients=dict([DEMO_CLIENT]), scenario=[rule]) as srv:
+            result = mwsync(*run_args(job, srv, tmp_path, "--report", tmp_path / "r.json"))
+            sends = [e for e in srv.requests() if e["path"].endswith("/messages/send")]
+        assert elsewhere.requests() == []  # nothing followed the redirect
+    assert result.exit_code == 4, result.output
+    assert f"{status} redirect to {elsewhere.url}/login" in result.output and "token=abc" not in result.output
+    assert "every send would be redirected, so the run stops" in result.output
+    assert len(sends) == 1  # not retried, and the run stopped before the next message
+    assert journal_states(tmp_path) == {"failed": 1}  # not delivered: the next run may send it
+
+
+def test_a_303_see_other_after_a_send_is_in_doubt(mwsync, write_job, tmp_path):
+    job = write_job(job_dict(source={"rows": rows(1)}))
+    rule = {"match": {"endpoint": "send"}, "respond": {"redirect_to": "http://127.0.0.1:9/status",
+                                                       "redirect_status": 303}}
+    with MockServer(clients=dict([DEMO_CLIENT]), scenario=[rule]) as srv:
+        result = mwsync(*run_args(job, srv, tmp_path))
+    assert result.exit_code == 3 and "See Other" in result.output, result.output
+    assert journal_states(tmp_path) == {"unknown": 1}
+
+
+def test_a_redirected_token_request_never_carries_the_secret_elsewhere(mwsync, write_job, tmp_path):
+    job = write_job(job_dict(source={"rows": rows(1)}))
+    with MockServer(clients=dict([DEMO_CLIENT])) as elsewhere:
+        rule = {"match": {"endpoint": "token"}, "respond": {"redirect_to": f"{elsewhere.url}/oauth/v1/token"}}
+        with MockServer(clients=dict([DEMO_CLIENT]), scenario=[rule], log_bodies=True) as srv:
+            result = mwsync(*run_args(job, srv, tmp_path))
+            assert srv.messages() == []
+        assert elsewhere.requests() == []
+    assert result.exit_code == 4 and "the token endpoint answered 307 redirect" in result.output, result.output
+    assert DEMO_CLIENT[1] not in result.output
