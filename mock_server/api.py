@@ -155,6 +155,7 @@ class TokenResource:
             return
         with state.lock:
             token, _ = state.tokens.issue(client_id)
+            token = state.faults.access_token_override() or token
             omit, raw_expires_in = state.faults.expires_in_override()
         if after:
             _after_accept(req, after)

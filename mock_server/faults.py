@@ -13,6 +13,7 @@ left out keep their current value, so faults can be added one call at a time. Fi
     token_fail_next N, token_fail_status 401|500                   token requests refused
     token_expires_in_raw "<JSON text>" | null                      200 token answers carry this `expires_in`
     token_omit_expires_in bool                                     200 token answers have no `expires_in`
+    token_access_token "<text>" | null                             200 token answers carry this access_token
     echo_request_in_errors bool                                    error messages quote body + Authorization
     force_429_next N, force_429_retry_after_s int >= 1 or null     any API request; null = no Retry-After
     rules [...]                                                    scoped faults (see `scenario`)
@@ -70,6 +71,7 @@ class FaultSpec:
     token_fail_status: int = 500
     token_expires_in_raw: str | None = None
     token_omit_expires_in: bool = False
+    token_access_token: str | None = None
     echo_request_in_errors: bool = False
     force_429_next: int = 0
     force_429_retry_after_s: int | None = 1
@@ -116,6 +118,9 @@ def _field_problem(name: str, value: Any) -> str | None:
         return None if isinstance(value, bool) else f"{name}: must be true or false, got {value!r}"
     if name == "token_expires_in_raw":
         return _raw_json_problem(value)
+    if name == "token_access_token":
+        ok = value is None or (isinstance(value, str) and 0 < len(value) <= 100_000_000)
+        return None if ok else f"{name}: must be a non-empty string (at most 100 MB) or null, got {value!r:.60}"
     ok = value is None or (is_int and value >= 1)  # force_429_retry_after_s
     return None if ok else f"{name}: must be an integer >= 1 or null, got {value!r}"
 
@@ -223,6 +228,13 @@ class Faults:
         if spec.token_omit_expires_in or spec.token_expires_in_raw is not None:
             self.counts["expires_in_overrides"] += 1
         return spec.token_omit_expires_in, spec.token_expires_in_raw
+
+    def access_token_override(self) -> str | None:
+        """The access token a 200 token answer carries instead of the one issued (a hostile token
+        endpoint: a newline, a non-ASCII character, megabytes), or None."""
+        if self.spec.token_access_token is not None:
+            self.counts["access_token_overrides"] += 1
+        return self.spec.token_access_token
 
     def forced_429(self) -> tuple[bool, int | None]:
         """`(True, retry_after_s or None)` when this API request must get a forced 429."""

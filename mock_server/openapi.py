@@ -69,6 +69,8 @@ def _fault_field(spec_field: Any) -> dict[str, Any]:
         return {"type": "array", "items": {"type": "object"}, "description": "Scenario rules"}
     if name == "token_expires_in_raw":
         return {"type": ["string", "null"], "description": "JSON text written verbatim as expires_in"}
+    if name == "token_access_token":
+        return {"type": ["string", "null"], "description": "The access_token 200 token answers carry"}
     return {"type": ["integer", "null"], "minimum": 1}  # force_429_retry_after_s
 
 

@@ -137,6 +137,18 @@ class LimiterUnavailable(RunStopped):
     unthrottled. The message names the Redis URL (without password) and the cause."""
 
 
+class InternalError(RunStopped):
+    """Something mwsync did not expect (a bug): the command stopped. A request that may have gone out is
+    journalled `unknown` and held, never resent blindly. `-v` logs the traceback."""
+
+    @classmethod
+    def of(cls, exc: BaseException) -> InternalError:
+        """The error for an unexpected `exc`, naming its type and text."""
+        return cls(f"internal error (a bug in mwsync, please report it with the output of -v): "
+                   f"{exc.__class__.__name__}: {str(exc)[:300]}; what was sent is journalled, and any request "
+                   "that may have gone out is held as in doubt (mwsync status JOB)")
+
+
 class LoadtestError(MwsyncError):
     """The load test could not run or could not be read (Locust crashed, the mock is unreachable)."""
 

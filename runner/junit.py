@@ -22,12 +22,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import socket
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
 from .errors import MwsyncError
 from .redact import redact
+
+#: Characters XML 1.0 forbids even escaped (ElementTree writes them raw, and the file stops parsing).
+XML_ILLEGAL = re.compile("[^\\x09\\x0a\\x0d\\x20-\\ud7ff\\ue000-\\ufffd\\U00010000-\\U0010ffff]")
 
 
 def _case_name(job: str, failure: dict) -> str:
@@ -90,4 +94,5 @@ def junit_text(reports: Sequence, error: MwsyncError | None = None) -> str:
                   failure=(code, message, json.dumps(failure, ensure_ascii=False)))
         _close(suite, json.dumps(report.messages))
     ET.indent(root)
-    return redact('<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode")) + "\n"
+    text = '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode")
+    return redact(XML_ILLEGAL.sub("\ufffd", text)) + "\n"

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 IRREGULAR = {"delivery": "deliveries", "was": "were", "is": "are", "has": "have"}
 
 
@@ -26,3 +28,15 @@ def about(seconds: float) -> str:
     if seconds < 7200:
         return f"~{seconds / 60:.1f} min"
     return f"~{seconds / 3600:.1f} h"
+
+
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def printable(value: object, limit: int = 500) -> str:
+    """`value` as one line of text safe for a terminal, a journal, JSON and XML, at most `limit`
+    characters: control characters (ESC, NUL, BEL, newlines) written as `\\x1b`-style escapes, lone
+    surrogates (which UTF-8 cannot encode) as U+FFFD. For text a server sent (error codes, messages)."""
+    text = _SURROGATE.sub("\ufffd", str(value)[:limit])
+    return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}", text)

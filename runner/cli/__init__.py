@@ -18,13 +18,14 @@ server's web stack nor `requests` (benchmarks/startup.py measures it).
 
 from __future__ import annotations
 
+import logging
 import os
 from importlib import import_module
 
 import click
 
 from .. import __version__
-from ..errors import MwsyncError
+from ..errors import InternalError, MwsyncError
 from ..redact import redact
 from . import logs
 
@@ -138,6 +139,13 @@ class _Group(click.Group):
         except MwsyncError as exc:
             click.echo(redact(f"error: {exc}"), err=True)
             ctx.exit(exc.exit_code)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise  # click's own: usage errors, ctx.exit()
+        except Exception as exc:  # a bug, or a library failing in a way we did not foresee: no traceback
+            logging.getLogger("mwsync").debug("internal error", exc_info=True)
+            error = InternalError.of(exc)
+            click.echo(redact(f"error: {error}"), err=True)
+            ctx.exit(error.exit_code)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": ENV_PREFIX})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 import tempfile
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import Interrupted, MwsyncError, UsageError
+from ..errors import InternalError, Interrupted, MwsyncError, UsageError
 from ..redact import redact
 from .options import JOB_ARG, as_date, send_options
 from .output import MAX_LISTED, failure_line, summary
@@ -106,6 +107,13 @@ def _run(jobs, options, paths: dict[str, Path | None]):
     except MwsyncError as exc:
         _write_reports(paths, [], exc, recorder)
         raise
+    except click.exceptions.Exit:
+        raise
+    except Exception as exc:  # a bug: the reports still say what happened, and the group prints it
+        logging.getLogger("mwsync").debug("internal error", exc_info=True)
+        error = InternalError.of(exc)
+        _write_reports(paths, [], error, recorder)
+        raise error from None
     except KeyboardInterrupt:
         error = Interrupted(f"{interrupted_reason()}; nothing was sent")
         _write_reports(paths, [], error, recorder)

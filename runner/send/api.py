@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import requests
 
 from ..errors import AuthError, MwsyncError, OutcomeUnknown, PermanentError, RateLimited, Redirected, TransientError
+from ..wording import printable
 from .session import retry_after_s
 
 TOKEN_PATH = "/oauth/v1/token"
@@ -26,6 +28,12 @@ AUTH_TEST_PATH = "/rest/v1/auth/test"
 SEND_PATH = "/rest/v1/events/{event_id}/messages/send"
 #: `expires_in` assumed when a token response has none: the shorter of the two documented lifetimes.
 DEFAULT_EXPIRES_IN_S = 60.0
+#: The largest token response and access token accepted (bytes, characters): a JWT is a few KB.
+MAX_TOKEN_RESPONSE_BYTES = 1_000_000
+MAX_ACCESS_TOKEN_CHARS = 16_384
+#: An access token goes into an `Authorization: Bearer` header: visible ASCII only (RFC 6750's b64token is
+#: a subset). A newline would split the header, a non-Latin-1 character cannot be sent at all.
+ACCESS_TOKEN_RE = re.compile(r"[\x21-\x7e]+")
 
 Call = Literal["token", "send", "auth test"]
 
@@ -35,7 +43,7 @@ def api_error(response: requests.Response) -> tuple[str | None, str | None]:
     try:
         body = response.json()
     except ValueError:
-        return None, (response.text[:200] or None)
+        return None, (printable(response.text, 200) or None)
     if isinstance(body, dict):
         inner = body.get("error", body)
         if isinstance(inner, dict):
@@ -46,7 +54,7 @@ def api_error(response: requests.Response) -> tuple[str | None, str | None]:
 
 
 def _text(value: Any) -> str | None:
-    return None if value is None else str(value)[:500]
+    return None if value is None else printable(value, 500)
 
 
 def status_error(response: requests.Response, call: Call, *, resend_on: frozenset[int] = frozenset(),
@@ -144,6 +152,9 @@ def token_response(response: requests.Response) -> requests.Response:
     does arithmetic on it."""
     if response.status_code != 200:
         raise status_error(response, "token")
+    if len(response.content) > MAX_TOKEN_RESPONSE_BYTES:
+        raise AuthError(f"token response is {len(response.content):,} bytes, more than the "
+                        f"{MAX_TOKEN_RESPONSE_BYTES:,} a token response can need", status=200)
     try:
         body = response.json()
     except ValueError:
@@ -152,6 +163,12 @@ def token_response(response: requests.Response) -> requests.Response:
         body = body["data"]
     if not isinstance(body, dict) or not isinstance(body.get("access_token"), str) or not body["access_token"]:
         raise AuthError("token response has no access_token", status=200)
+    token = body["access_token"]
+    if len(token) > MAX_ACCESS_TOKEN_CHARS or not ACCESS_TOKEN_RE.fullmatch(token):
+        why = f"{len(token):,} characters long" if len(token) > MAX_ACCESS_TOKEN_CHARS else \
+            "not visible ASCII (a space, control or non-ASCII character)"
+        raise AuthError(f"the token response's access_token is {why}, so it cannot go in an Authorization "
+                        "header; the token endpoint answered something this client cannot use", status=200)
     body = dict(body, expires_in=expires_in_s(body.get("expires_in")))
     response._content = json.dumps(body).encode("utf-8")
     return response

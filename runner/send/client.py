@@ -40,6 +40,7 @@ from ..errors import (
     UsageError,
 )
 from ..records import Attempt, SendResult
+from ..wording import printable
 from .api import (
     AUTH_TEST_PATH,
     SEND_PATH,
@@ -142,7 +143,7 @@ class MoveworksClient:
             token = self.session.fetch_token(self.base_url + TOKEN_PATH, client_secret=self._secret,
                                              include_client_id=True, timeout=self.timeout)
         except OAuth2Error as exc:
-            raise AuthError(f"token response rejected: {exc.description or exc.error}") from None
+            raise AuthError(f"token response rejected: {printable(exc.description or exc.error)}") from None
         except requests.exceptions.RequestException as exc:
             raise self._transport_error(exc, "token request") from None
         value = str(token["access_token"])

@@ -6,10 +6,11 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..errors import AuthError, Interrupted, JournalError, LimiterUnavailable, RunStopped
 from ..records import Batch, Notify, SendResult
+from ..wording import printable
 from .stop import interrupt_all, interrupted_reason
 
 #: Seconds requests already in flight get to finish once the run is stopping; then their connections
@@ -111,6 +112,9 @@ class Sender:
 
     def _finish(self, batch: Batch | Notify, request_id: str, result: SendResult) -> None:
         keys = {delivery.key for delivery in batch.deliveries}
+        if result.error or result.code:  # a server's text: one line, encodable (a lone surrogate broke SQLite)
+            result = replace(result, error=result.error and printable(result.error, 2000),
+                             code=result.code and printable(result.code, 100))
         try:
             self.journal.finish(request_id, result)
             recorded = True

@@ -151,3 +151,39 @@ def test_a_redirected_token_request_never_carries_the_secret_elsewhere(mwsync, w
         assert elsewhere.requests() == []
     assert result.exit_code == 4 and "the token endpoint answered 307 redirect" in result.output, result.output
     assert DEMO_CLIENT[1] not in result.output
+
+
+@pytest.mark.parametrize("token, why", [("abc\n", "not visible ASCII"), ("中文", "not visible ASCII"),
+                                        ("two words", "not visible ASCII"), ("t" * 20_000, "20,000 characters"),
+                                        ("t" * 1_100_000, "more than the 1,000,000")])
+def test_an_access_token_that_cannot_go_in_a_header_stops_the_run_before_any_send(mwsync, write_job, tmp_path,
+                                                                                  token, why):
+    """It was a traceback (`Invalid header value b'Bearer abc\\n'`), exit 1, no report, and rows left `unknown`
+    although no byte had left."""
+    job = write_job(job_dict(source={"rows": rows(2)}))
+    with MockServer(clients=dict([DEMO_CLIENT]), faults={"token_access_token": token}) as srv:
+        result = mwsync(*run_args(job, srv, tmp_path, "--report", tmp_path / "r.json"))
+        assert srv.messages() == []
+    assert result.exit_code == 4 and why in result.output, result.output
+    assert "Traceback" not in result.output and token not in result.output
+    assert journal_states(tmp_path) == Counter()  # nothing began: the next run sends both
+    assert json.loads((tmp_path / "r.json").read_text())["exit_code"] == 4
+
+
+def test_an_error_text_with_control_characters_is_recorded_and_reported_safely(mwsync, write_job, tmp_path):
+    """Control characters made the JUnit file unparseable and reached the terminal raw (a lone surrogate,
+    which the mock cannot send, is tests/unit/test_journal_faults.py's)."""
+    import xml.etree.ElementTree as ET
+
+    job = write_job(job_dict(source={"rows": rows(2)}))
+    rule = {"match": {"endpoint": "send", "nth": 1}, "respond": {"status": 400, "code": "BAD",
+                                                       "message": "xy \x1b[2J\x00\x07 z"}}
+    with MockServer(clients=dict([DEMO_CLIENT]), scenario=[rule]) as srv:
+        result = mwsync(*run_args(job, srv, tmp_path, "--report", tmp_path / "r.json",
+                                  "--junit", tmp_path / "r.xml"))
+    assert result.exit_code == 1 and "failed 1" in result.output, result.output
+    assert "\x1b" not in result.output and "\x00" not in result.output and "\\x1b[2J" in result.output
+    assert journal_states(tmp_path) == {"failed": 1, "sent": 1}
+    ET.parse(tmp_path / "r.xml")  # well-formed
+    [failure] = json.loads((tmp_path / "r.json").read_text())["jobs"][0]["failures"]
+    assert failure["code"] == "BAD" and "\\x07" in failure["error"] and "\x07" not in failure["error"]

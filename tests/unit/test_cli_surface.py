@@ -151,3 +151,25 @@ def test_every_guide_help_names_is_a_topic_of_mwsync_docs():
                 assert "docs/" not in re.sub(r'"""[\s\S]*?"""|#.*', "", path.read_text(encoding="utf-8")), path
     assert named and named <= set(DOC_TOPICS)
     assert invoke("docs", "guarantees").output.startswith("#")
+
+
+def test_an_unexpected_exception_is_an_error_line_and_a_report_not_a_traceback(write_job, tmp_path, monkeypatch):
+    import mwsync.pipeline
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(mwsync.pipeline, "run_jobs", broken)
+    report = tmp_path / "r.json"
+    result = CliRunner().invoke(cli, ["run", str(write_job(job_dict())), "--report", str(report)])
+    assert result.exit_code == 4 and result.exception is None or isinstance(result.exception, SystemExit)
+    assert "internal error (a bug in mwsync" in result.output and "RuntimeError: boom" in result.output
+    assert "Traceback" not in result.output
+    document = json.loads(report.read_text())
+    assert document["exit_code"] == 4 and "RuntimeError: boom" in document["error"]["message"]
+    # other commands too; and click's own exits still work
+    monkeypatch.setattr(mwsync.pipeline, "plan_jobs", broken)
+    planned = CliRunner().invoke(cli, ["plan", str(write_job(job_dict()))])
+    assert planned.exit_code == 4 and "RuntimeError: boom" in planned.output
+    assert CliRunner().invoke(cli, ["run", "--help"]).exit_code == 0
+    assert CliRunner().invoke(cli, ["run"]).exit_code == 2

@@ -157,3 +157,25 @@ def test_a_read_only_journal_is_a_journal_error(read_only_dir):
         opened[0].begin(batch("a@example.com"))
     for j in opened:
         j.close()
+
+
+def test_a_servers_error_text_is_journalled_as_one_encodable_line(tmp_path):
+    """A lone surrogate from an error body (JSON `\\ud800`) made SQLite raise UnicodeEncodeError mid-run,
+    leaving the rows pending: in doubt, though the API had refused them."""
+    from mwsync.send.sender import Sender
+
+    class Refusing:  # a client whose server answered 400 with a hostile message
+        def send_message(self, event_id, text, recipients, slots, before_send):
+            before_send()
+            return SendResult("failed", 400, 1, error="rejected: 400 B x\ud800y\x1b[2J", code="B\ud800")
+
+        def abort(self):
+            pass
+
+    j = journal(tmp_path / "j.sqlite")
+    summary = Sender(Refusing(), j).run([batch("a@example.com")])
+    assert summary.stop_error is None and summary.messages == {"failed": 1}
+    [failure] = j.failures()
+    assert failure["state"] == "failed" and failure["code"] == "B\ufffd"
+    assert failure["error"] == "rejected: 400 B x\ufffdy\\x1b[2J"
+    j.close()
