@@ -59,9 +59,9 @@ def loadtest(job, profile, throttle, server_limit, duration, users, latency_ms, 
     if profile and throttle:
         raise UsageError("give --profile or --throttle, not both")
     options = LoadtestOptions(job=job, profile=profile or throttle, server_limit=server_limit, duration_s=duration,
-                              users=users, latency_ms=latency_ms, host=host, html=html, user_class=user_class,
+                              users=users, latency_ms=latency_ms, host=host, locust_html=html, user_class=user_class,
                               target=target, workers=workers, limiter=limiter)
-    result = run_loadtest(options, announce=click.echo)
+    result = run_loadtest(options, announce=click.echo).report
     for line in render(result):
         click.echo(line)
     if report:
