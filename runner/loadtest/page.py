@@ -6,8 +6,8 @@ The chart is `htmlreport.chart` (the run page's) over `records.Attempt`s made fr
 (`Observation`): each accepted send, each access token granted, each request answered 429 (a send-kind
 attempt with status 429, so the bars count it as the server's window did), and the accepted sends of
 messages that met a 429 first as retries. Windows and limit are the server's. Rendered from
-`html/loadtest.html.j2` (the chart and style: `html/_chart.html.j2` macros). Pure: time and version are
-parameters.
+`html/loadtest.html.j2` (the chart and style: `html/_chart.html.j2` macros). Pure but for redaction: time
+and version are parameters; the limiter's password joins the process's secrets (`url_without_password`).
 """
 
 from __future__ import annotations
