@@ -253,6 +253,8 @@ class MwsyncUser(User):
                 self._fire(process.path, 0.0, MessageNotSent(f"failed: {exc}"))
             raise StopUser() from None
         process.ledger.record(message_id, result.state)
+        if result.state == "sent" and result.retried_429:
+            process.ledger.sent_after_429(message_id)
         if result.state == "sent":
             self._fire(f"{process.path} (sent after 429)" if result.retried_429 else process.path, result.latency_ms)
         elif result.status is None:  # no HTTP answer: the session hook reported nothing for this attempt

@@ -7,7 +7,8 @@ with what the mock server received. One JSON file per Locust process, written wh
 
     {"run_id": "3fa9c2d1", "started_at": 1767000000.123, "stopping_at": 1767000020.456,
      "send_latency_ms": {"count": 198, "total": 41580.2}, "token_at": [1767000000.131],
-     "errors": {"failures": 0, "exceptions": 0}, "outcomes": {"3fa9c2d1.4242.17": "sent", ...}}
+     "errors": {"failures": 0, "exceptions": 0}, "outcomes": {"3fa9c2d1.4242.17": "sent", ...},
+     "after_429": ["3fa9c2d1.4242.9", ...]}
 
 `started_at` / `stopping_at`: wall-clock seconds (`time.time()`) when the test started and when Locust began
 stopping users; `send_latency_ms`: round trips of the 2xx send answers (no throttle wait), for Little's law;
@@ -15,7 +16,8 @@ stopping users; `send_latency_ms`: round trips of the 2xx send answers (no throt
 `errors`: Locust's failures other than 429s and exceptions in users, counted once the users have stopped
 (Locust's own `--csv` failures file misses the last second: its writer is killed at the stop; in distributed
 mode a worker's statistics go to the master, so there only the master's exit code counts);
-`outcomes`: message id -> `sent` | `failed` | `unknown` (the client's `SendResult.state`).
+`outcomes`: message id -> `sent` | `failed` | `unknown` (the client's `SendResult.state`); `after_429`: ids of the
+messages sent after meeting a 429 (the retries `--html` marks; a ledger without it marks none).
 A message id is `<run_id>.<pid>.<n>`: unique per run, process and message; it travels in the text and in the
 `loadtest_id` slot (`mwsync.loadtest.ID_SLOT`), so `/_mock/messages` can be matched against the ledger.
 """
@@ -67,6 +69,7 @@ class Ledger:
         self._latency = {"count": 0, "total": 0.0}
         self.token_at: list[float] = []
         self.errors = {"failures": 0, "exceptions": 0}
+        self.after_429: list[str] = []
 
     def token_granted(self) -> None:
         """The token endpoint just answered 200."""
@@ -81,6 +84,10 @@ class Ledger:
         """`state`: `sent`, `failed` or `unknown`."""
         self.outcomes[message_id] = state
 
+    def sent_after_429(self, message_id: str) -> None:
+        """Message `message_id` met a 429 and was then sent (a retry delivered it)."""
+        self.after_429.append(message_id)
+
     def stopping(self) -> None:
         """Locust began stopping users: arrivals after now are the tail of in-flight tasks, not steady load."""
         if self.stopping_at is None:
@@ -93,6 +100,7 @@ class Ledger:
         temporary = target.with_name(target.name + ".tmp")
         document = {"run_id": self.run_id, "started_at": self.started_at,
                     "stopping_at": self.stopping_at or time.time(), "send_latency_ms": self._latency,
-                    "token_at": self.token_at, "errors": self.errors, "outcomes": self.outcomes}
+                    "token_at": self.token_at, "errors": self.errors, "outcomes": self.outcomes,
+                    "after_429": self.after_429}
         temporary.write_text(json.dumps(document), encoding="utf-8")
         temporary.replace(target)

@@ -4,9 +4,10 @@ retries marked. The chart is drawn from every HTTP request the run made (`record
 token requests and retries, with their wall-clock start), as the client's `on_attempt` reported them.
 
 Rendered by `mwsync.templates.render_page` from `html/report.html.j2`; the geometry is computed here, so
-the template only places shapes. Shapes carry classes a test (or a curious reader) can count:
-`rect.bar.send`, `rect.bar.token` (one per window with such requests), `line.limit`, `circle.mark-429`,
-`path.mark-retry`.
+the template only places shapes (the chart's SVG and the style are macros in `html/_chart.html.j2`, which
+`mwsync loadtest --html` draws with too: `mwsync.loadtest.page`). Shapes carry classes a test (or a
+curious reader) can count: `rect.bar.send`, `rect.bar.token` (one per window with such requests),
+`line.limit`, `circle.mark-429`, `path.mark-retry`.
 """
 
 from __future__ import annotations

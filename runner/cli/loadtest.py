@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from pathlib import Path
 
@@ -35,11 +36,15 @@ from ..errors import UsageError
               help="A Redis limiter every worker shares (redis://HOST:PORT/DB): one budget for all of them "
                    "[default: each process its own, the profile split between workers].")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Write the verdicts as JSON.")
-@click.option("--html", type=click.Path(dir_okay=False, path_type=Path), help="Write Locust's HTML report.")
+@click.option("--html", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write a self-contained HTML page: verdicts, figures, request starts per window against the "
+                   "server's limit.")
+@click.option("--locust-html", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write Locust's own HTML report (Locust's --html, scripts included).")
 @click.option("--locustfile", "print_locustfile", is_flag=True,
               help="Print the path of mwsync's locustfile (to run Locust by hand: locust -f PATH) and exit.")
 def loadtest(job, profile, throttle, server_limit, duration, users, latency_ms, host, user_class, target, workers,
-             limiter, report, html, print_locustfile) -> None:
+             limiter, report, html, locust_html, print_locustfile) -> None:
     """Prove a throttle profile under load (Locust against the mock server): no 429s when it fits the
     server's limit, no window over the profile, >= 95 % of the allowed rate, every message exactly once.
     Exits 1 when a check fails.
@@ -59,11 +64,30 @@ def loadtest(job, profile, throttle, server_limit, duration, users, latency_ms, 
     if profile and throttle:
         raise UsageError("give --profile or --throttle, not both")
     options = LoadtestOptions(job=job, profile=profile or throttle, server_limit=server_limit, duration_s=duration,
-                              users=users, latency_ms=latency_ms, host=host, html=html, user_class=user_class,
-                              target=target, workers=workers, limiter=limiter)
-    result = run_loadtest(options, announce=click.echo)
-    for line in render(result):
+                              users=users, latency_ms=latency_ms, host=host, locust_html=locust_html,
+                              user_class=user_class, target=target, workers=workers, limiter=limiter)
+    run = run_loadtest(options, announce=click.echo)
+    for line in render(run.report):
         click.echo(line)
     if report:
-        write_report(result, report)
-    sys.exit(result.exit_code)
+        write_report(run.report, report)
+    if html:
+        _write_page(run, html)
+    sys.exit(run.report.exit_code)
+
+
+def _write_page(run, path: Path) -> None:
+    """Write the `--html` page of `run` (a `LoadtestRun`) atomically; a page that cannot be written is an
+    error line on stderr, the verdicts stand."""
+    from .. import __version__
+    from ..loadtest.page import html_text
+    from ..redact import redact
+    from ..report import write_atomic
+
+    created = dt.datetime.now().astimezone().isoformat(timespec="seconds")
+    text = html_text(run.plan, run.seen, run.report, target=run.target, created=created, version=__version__,
+                     workers=run.workers, limiter=run.limiter)
+    try:
+        write_atomic(path, text)
+    except OSError as exc:
+        click.echo(redact(f"error: --html {path}: cannot write the page ({exc.strerror or exc})"), err=True)

@@ -37,20 +37,27 @@ def kind_of(auth: str) -> str:
     return "unsecured" if auth == "none" else "secured"
 
 
-def start_mock(profile: Rate, server_limit: str | None, latency_ms: float, stack: ExitStack) -> tuple[str, Rate, str]:
-    """Start a mock serving the load-test listener; `(url, its listener limit, auth)`. Raises `UsageError`."""
+def server_rate(profile: Rate, server_limit: str | None) -> Rate:
+    """The listener limit of the mock this command starts: `server_limit` (`N/S`), else the documented limit
+    of the load-test listener's kind. Raises `UsageError`."""
+    if server_limit:
+        return parse_throttle(server_limit, name="server", flag="--server-limit")
+    return listener_limit(listener_auth(profile)).named("server")
+
+
+def start_mock(profile: Rate, server: Rate, latency_ms: float, stack: ExitStack,
+               request_log_size: int = 1000) -> tuple[str, str]:
+    """Start a mock serving the load-test listener with `server` as that kind's listener limit, keeping
+    `request_log_size` entries of request log; `(url, auth)`."""
     from ..mock_server import MockServer  # only when this command starts the mock
 
     auth = listener_auth(profile)
-    documented = listener_limit(auth)
-    server = parse_throttle(server_limit, name="server", flag="--server-limit") if server_limit \
-        else documented.named("server")
     listener = {"id": LOADTEST_LISTENER_ID, "mode": auth, "secret": LOADTEST_LISTENER_SECRET if auth == "hmac" else ""}
     limits = {"listener_rate_unsecured": server if auth == "none" else None,
               "listener_rate_secured": server if auth == "hmac" else None}
-    mock = MockServer(latency_ms=latency_ms, listeners=[listener], **limits)
+    mock = MockServer(latency_ms=latency_ms, listeners=[listener], request_log_size=request_log_size, **limits)
     stack.enter_context(mock)
-    return mock.url, server, auth
+    return mock.url, auth
 
 
 def running_mock(mock: MockClient) -> tuple[Rate, str]:
@@ -74,10 +81,10 @@ def running_mock(mock: MockClient) -> tuple[Rate, str]:
     return Rate(int(rate["limit"]), float(rate["window_s"]), "server"), auth
 
 
-def observed(mock: MockClient, run_id: str, stopping_at: float, auth: str) -> dict[str, Any]:
-    """What the mock received of run `run_id`: `received` (id -> copies), `arrivals_s` (accepted before the
-    stop) and the figures of `Observation` (requests, 429s, the most requests in one listener window). Raises
-    `LoadtestError`."""
+def observed(mock: MockClient, run_id: str, auth: str, after_429: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """What the mock received of run `run_id`: `received` (id -> copies), `send_arrivals_s` (epoch seconds of
+    every accepted event of the run; `retry_arrivals_s` those of the ids in `after_429`) and the figures of
+    `Observation` (requests, 429s, the most requests in one listener window). Raises `LoadtestError`."""
     try:
         stats, events = mock.stats(), mock.events(LOADTEST_LISTENER_ID)
     except MockUnreachable as exc:
@@ -87,13 +94,14 @@ def observed(mock: MockClient, run_id: str, stopping_at: float, auth: str) -> di
         raise LoadtestError(f"the mock server at {mock.url} kept only the last {listeners['events_kept']} of "
                             f"{listeners['events']} events; start it with --keep-messages {listeners['events']}")
     received: Counter[str] = Counter()
-    arrivals_s = []
+    sends_s, retries_s = [], []
     for event in events:
         key = str((event.get("body") or {}).get(ID_FIELD, ""))
         if key.startswith(f"{run_id}."):
             received[key] += 1
-            if (at_s := epoch_s(event["received_at"])) <= stopping_at:
-                arrivals_s.append(at_s)
+            sends_s.append(epoch_s(event["received_at"]))
+            if key in after_429:
+                retries_s.append(sends_s[-1])
     return {"requests": stats["requests"], "status_429": stats["status_429"],
             "max_requests_in_window": listeners["max_requests_in_window"][kind_of(auth)],
-            "received": dict(received), "arrivals_s": sorted(arrivals_s)}
+            "received": dict(received), "send_arrivals_s": sends_s, "retry_arrivals_s": retries_s}

@@ -101,7 +101,12 @@ class Observation:
     """What a run produced. `arrivals_s`: wall-clock seconds at which the server accepted this run's sends
     (and granted its access tokens) before the stop, sorted; `received`: message id -> copies accepted;
     `outcomes`: message id -> `sent` | `failed` | `unknown` as the users report; `send_round_trip_ms`: mean
-    round trip of the 2xx sends (None if none); `locust_errors`: failures other than 429s + exceptions."""
+    round trip of the 2xx sends (None if none); `locust_errors`: failures other than 429s + exceptions.
+
+    For the `--html` chart, epoch seconds, sorted, the tail after the stop included: `send_arrivals_s` every
+    accepted send of the run; `token_arrivals_s` every access token granted (the users' clock);
+    `arrivals_429_s` the arrival of each 429 the mock's request log still held (fewer than `status_429` when
+    the log dropped some); `retry_arrivals_s` the accepted sends of messages that met a 429 first."""
 
     requests: int
     status_429: int
@@ -112,6 +117,10 @@ class Observation:
     send_round_trip_ms: float | None = None
     locust_errors: int = 0
     locust_entries: tuple[LocustEntry, ...] = ()
+    send_arrivals_s: tuple[float, ...] = ()
+    token_arrivals_s: tuple[float, ...] = ()
+    arrivals_429_s: tuple[float, ...] = ()
+    retry_arrivals_s: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -208,16 +217,21 @@ def concurrency_advice(plan: LoadPlan, round_trip_ms: float) -> str:
             f"--users {needed} (concurrent_connections: {needed} in the job)")
 
 
+def figures(report: LoadtestReport) -> str:
+    """The figures behind the verdicts in one line (the terminal's and the `--html` page's)."""
+    return (f"{report.requests} requests ({report.status_429} answered 429), at most "
+            f"{report.max_requests_in_window} in one server window, {report.achieved_rate_per_s:g} req/s of "
+            f"{report.limit_rate_per_s:g} allowed; delivered {report.delivered}, duplicates "
+            f"{report.duplicates}, lost {report.lost}")
+
+
 def render(report: LoadtestReport) -> list[str]:
     """The report as lines for a terminal: Locust's statistics, the checks, the figures, the notes."""
     lines = [f"locust  {e.name}: {e.requests} requests, {e.failures} failed, {e.mean_ms:.0f} ms mean"
              for e in report.locust_entries]
     lines += [f"{'PASS' if c.passed else 'FAIL'}  {c.name:<23} {c.value} (threshold "
              f"{'n/a' if c.threshold is None else c.threshold})" for c in report.checks]
-    lines.append(f"{report.requests} requests ({report.status_429} answered 429), at most "
-                 f"{report.max_requests_in_window} in one server window, {report.achieved_rate_per_s:g} req/s of "
-                 f"{report.limit_rate_per_s:g} allowed; delivered {report.delivered}, duplicates "
-                 f"{report.duplicates}, lost {report.lost}")
+    lines.append(figures(report))
     lines += [f"note: {note}" for note in report.notes]
     lines.append("PASSED" if report.passed else "FAILED")
     return lines

@@ -121,7 +121,9 @@ def test_run_sends_an_inline_job_to_the_embedded_mock_once(installed: Installed)
 
 def test_loadtest_passes_with_a_profile_that_fits_the_server(installed: Installed):
     done = installed.mwsync("loadtest", "--throttle", "20/2", "--server-limit", "20/2", "--duration", "8",
-                            "--report", "loadtest.json")
+                            "--report", "loadtest.json", "--html", "loadtest.html")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     report = json.loads((installed.workdir / "loadtest.json").read_text(encoding="utf-8"))
     assert report["passed"] and report["delivered"] > 0 and report["lost"] == report["duplicates"] == 0
+    page = (installed.workdir / "loadtest.html").read_text(encoding="utf-8")  # its templates ship in the wheel
+    assert "<title>mwsync loadtest: PASS (exit 0)</title>" in page and '<rect class="bar send"' in page

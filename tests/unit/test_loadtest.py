@@ -4,12 +4,14 @@ mock: tests/system/test_loadtest.py). Windows are scaled for CI (20 calls per 2 
 from __future__ import annotations
 
 import importlib.util
+import json
 
 import pytest
 
 from mwsync.errors import UsageError
 from mwsync.loadtest import LOCUSTFILE, LoadtestOptions, locust_command, plan_for, resolve_profile
 from mwsync.loadtest.listener import listener_auth
+from mwsync.loadtest.observation import MAX_REQUEST_LOG, MIN_REQUEST_LOG, request_log_size
 from mwsync.loadtest.verdict import (
     LoadPlan,
     Observation,
@@ -157,3 +159,23 @@ def test_the_listener_target_defaults_to_the_secured_profile_and_signs_unless_un
     command = locust_command(plan, "http://127.0.0.1:1", tmp_path, "run", None, listener_auth="none")
     assert command[command.index("--mwsync-listener-auth") + 1] == "none"
     assert "--mwsync-listener-auth" not in locust_command(plan, "http://127.0.0.1:1", tmp_path, "run", None)
+
+
+@pytest.mark.parametrize(("plan", "size"), [
+    (LoadPlan(CI, CI, 6, 1), MIN_REQUEST_LOG),  # 3 x 10/s x (6 + 4) s = 300: the mock's default is more
+    (LoadPlan(Rate(500, 60, "ongoing"), Rate(120, 60, "server"), 600, 2), 3 * 500 * 720 // 60),
+    (LoadPlan(Rate(2, 1, "p"), Rate(2, 1, "s"), 3, 1, user_class="unthrottled"), 3 * 2000 * 5),
+    (LoadPlan(CI, CI, 600, 1, user_class="raw"), MAX_REQUEST_LOG),
+], ids=["short-run", "paced-by-the-profile", "unpaced", "capped"])
+def test_the_started_mock_keeps_a_request_log_for_the_whole_run(plan, size):
+    """Every 429 must still be in /_mock/requests when the --html chart marks them."""
+    assert request_log_size(plan) == size
+
+
+def test_the_ledger_names_the_messages_sent_after_a_429(tmp_path):
+    support = load_support()
+    ledger = support.Ledger("run")
+    ledger.record("run.1.1", "sent")
+    ledger.sent_after_429("run.1.1")
+    ledger.write(tmp_path / "ledger.json")
+    assert json.loads((tmp_path / "ledger.json").read_text())["after_429"] == ["run.1.1"]
