@@ -5,8 +5,8 @@ listener bodies with the compiled fields this module hands out).
   `R&D` becomes `R&amp;D` and `<b>Bobby</b>` in data is shown, not rendered. Trusted markup from
   data is an explicit opt-in: `{{ value | safe }}`.
 - Every other field (event id, recipients, slots, idempotency key) is plain text, not escaped.
-- All templates run in a `SandboxedEnvironment` with `StrictUndefined`: a misspelt variable is an
-  error naming the template, its line and the source row, never an empty string.
+- All templates run in a `SandboxedEnvironment` with size limits (`mwsync.sandbox`) and `StrictUndefined`:
+  a misspelt variable is an error naming the template, its line and the source row, never an empty string.
 
 - A null value (JSON `null`, YAML `~`) printed by `{{ ... }}` is an error, never the text `None`; write
   `{{ name | default('', true) }}` where a value may be missing.
@@ -40,6 +40,7 @@ from .config.job import Job
 from .errors import Problem, TemplateError
 from .records import RenderedMessage
 from .rules import address_key
+from .sandbox import LimitedSandbox
 
 SPLIT_RE = re.compile(r"[,;\s]+")
 
@@ -79,8 +80,8 @@ def _not_null(value: Any) -> Any:
 
 
 def _environment(autoescape: bool, today: dt.date) -> SandboxedEnvironment:
-    env = SandboxedEnvironment(autoescape=autoescape, undefined=StrictUndefined, keep_trailing_newline=False,
-                               finalize=_not_null)
+    env = LimitedSandbox(autoescape=autoescape, undefined=StrictUndefined, keep_trailing_newline=False,
+                         finalize=_not_null)
     env.filters["int"], env.filters["float"] = _number(int), _number(float)
     env.filters["date"] = _to_date
     env.filters["days_until"] = lambda value: (_to_date(value) - today).days

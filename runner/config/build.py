@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import stat
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from ..rules import BUILTIN_PROFILES, EMBEDDED, is_loopback_host, is_uuid
 from .job import Job, MessageSpec, RetryPolicy, SourceSpec, Subscription
 from .listener import build_listener, credentials_needed, default_profile
 from .models import JobFile
+from .yamlfile import file_problem
 
 KeyPath = tuple[Any, ...]
 #: An API key pasted with its header scheme (`Bearer abc`) would go out as `Bearer Bearer abc`.
@@ -290,21 +290,6 @@ def _confined(templates_dir: Path, name: str, problem: Report) -> Path | None:
         problem(where, f"{file}: {why}; templates live in {templates_dir} (templates_dir)")
         return None
     return file
-
-
-def file_problem(file: Path) -> str | None:
-    """Why `file` cannot be read as a job's input (missing, a folder, a FIFO or device), or None."""
-    try:
-        mode = file.stat().st_mode
-    except FileNotFoundError:
-        return "file not found"
-    except OSError as exc:
-        return f"cannot read it ({exc.strerror or exc})"
-    if stat.S_ISREG(mode):
-        return None
-    kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else \
-        "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) else "special"
-    return f"is {kind}, not a regular file"
 
 
 def _source(model: JobFile, base: Path, problem) -> SourceSpec | None:

@@ -12,6 +12,7 @@ Besides the data, `read_yaml` returns the line of every key path, so each proble
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ MAX_NODES = 100_000  # a job file is small; more nodes means aliases nested into
 #: Characters of scalar text once every alias is expanded: beyond it an alias of a long string, repeated,
 #: would cost memory and time out of proportion to the file.
 MAX_EXPANDED_CHARS = 16_000_000
+MAX_FILE_BYTES = 16_000_000  # bytes read of a job file at most (inline rows included)
 
 
 class _TooLarge(Exception):
@@ -71,11 +73,36 @@ def _walk(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], problems: l
             _walk(item, path + (index,), lines, problems, size)
 
 
-def read_yaml(path: Path) -> tuple[Any, dict[KeyPath, int], list[Problem]]:
-    """Parse `path`; return (data, {key path: line}, problems). Raises `ConfigError` on syntax errors."""
-    name = str(path)
+def file_problem(file: Path) -> str | None:
+    """Why `file` cannot be read as a job's input (missing, a folder, a FIFO or device), or None."""
     try:
-        text = path.read_text(encoding="utf-8")
+        mode = file.stat().st_mode
+    except FileNotFoundError:
+        return "file not found"
+    except OSError as exc:
+        return f"cannot read it ({exc.strerror or exc})"
+    if stat.S_ISREG(mode):
+        return None
+    kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else \
+        "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) else "special"
+    return f"is {kind}, not a regular file"
+
+
+def read_yaml(path: Path) -> tuple[Any, dict[KeyPath, int], list[Problem]]:
+    """Parse `path`; return (data, {key path: line}, problems). Raises `ConfigError` on syntax errors and
+    for a job file that is not a regular file (a FIFO would hang, `/dev/zero` fill memory) or is over
+    `MAX_FILE_BYTES`."""
+    name = str(path)
+    why = file_problem(path)
+    if why:
+        raise ConfigError([Problem(name, "", f"cannot read job file: {why}")])
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            raise ConfigError([Problem(name, "", f"the job file is over {MAX_FILE_BYTES // 1_000_000} MB; a job "
+                                                 "file is a few KB (put rows in a source file: source.path)")])
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([Problem(name, "", f"cannot read job file: {exc}")]) from exc
     loader = _JobLoader(text)

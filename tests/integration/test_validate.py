@@ -33,3 +33,17 @@ def test_an_impossible_pinned_date_exits_2_naming_vars_today_and_its_line(mwsync
 def test_a_valid_pinned_date_validates(mwsync, write_job):
     result = mwsync("validate", write_job(JOB + "vars: {today: 2026-12-31}\n"))
     assert result.exit_code == 0 and ": ok (bad-date" in result.output
+
+
+def test_a_job_file_that_is_a_device_a_fifo_or_huge_is_refused_without_reading_it(mwsync, tmp_path):
+    """`validate /dev/zero` was killed by the OOM killer at 24 GB; a FIFO hung for ever."""
+    import os
+
+    fifo = tmp_path / "job.yaml"
+    os.mkfifo(fifo)
+    huge = tmp_path / "huge.yaml"
+    huge.write_bytes(b"# " + b"a" * 17_000_000)
+    for path, fragment in (("/dev/zero", "is a device, not a regular file"),
+                           (fifo, "is a FIFO, not a regular file"), (huge, "the job file is over 16 MB")):
+        result = mwsync("validate", path)
+        assert result.exit_code == 2 and fragment in result.output, result.output

@@ -149,3 +149,24 @@ def test_an_empty_idempotency_key_is_a_row_problem(value):
     r = renderer(idempotency_key="{{ key }}")
     with pytest.raises(TemplateError, match="idempotency key is empty"):
         r.render(dict(ROW, key=value), 2)
+
+
+@pytest.mark.parametrize("text", ["{{ 'a' * 3000000000 }}", "{{ ('a' * 20000) * 20000 }}", "{{ 10 ** 100000000 }}",
+                                  "{{ 'a'.ljust(10 ** 9) }}", "{{ 'a' | center(3000000000) }}",
+                                  "{{ '%0999999999d' % 1 }}", "{{ '{:>999999999}'.format('x') }}",
+                                  "{{ 'a' | indent(999999999, true) }}", "{{ [1] * 3000000000 }}"])
+def test_a_template_cannot_build_gigabytes_or_burn_minutes(text):
+    """Each took gigabytes or minutes before the 20,000-character message check could refuse it."""
+    with pytest.raises(TemplateError) as info:
+        renderer(text).render(ROW, 3)
+    problem = info.value.problems[0]
+    assert problem.location == "row 3, message.text" and "may not build more than 2,000,000" in problem.message
+
+
+@pytest.mark.parametrize("text, expected", [("{{ 'ab' * 3 }}", "ababab"), ("{{ 2 ** 10 }}", "1024"),
+                                            ("{{ '%05d' % 42 }}", "00042"), ("{{ '{:,}'.format(5000000) }}",
+                                                                              "5,000,000"),
+                                            ("{{ '%s items' | format(5000000) }}", "5000000 items"),
+                                            ("{{ 'x' | center(5) }}", "x"), ("{{ 10 % 3 }}", "1")])
+def test_ordinary_arithmetic_and_formatting_still_work(text, expected):
+    assert renderer(text).render(ROW, 1).text == expected
