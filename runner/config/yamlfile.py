@@ -42,6 +42,7 @@ MAX_NODES = 100_000  # a job file is small; more nodes means aliases nested into
 #: Characters of scalar text once every alias is expanded: beyond it an alias of a long string, repeated,
 #: would cost memory and time out of proportion to the file.
 MAX_EXPANDED_CHARS = 16_000_000
+PSEUDO_FILESYSTEMS = (Path("/proc"), Path("/sys"), Path("/dev"))
 MAX_FILE_BYTES = 16_000_000  # bytes read of a job file at most (inline rows included)
 
 
@@ -74,7 +75,8 @@ def _walk(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], problems: l
 
 
 def file_problem(file: Path) -> str | None:
-    """Why `file` cannot be read as a job's input (missing, a folder, a FIFO or device), or None."""
+    """Why `file` cannot be read as a job's input (missing, a folder, a FIFO or device, a file under /proc,
+    /sys or /dev however it is reached: an absolute templates_dir, `..`, a symlink), or None."""
     try:
         mode = file.stat().st_mode
     except FileNotFoundError:
@@ -82,6 +84,14 @@ def file_problem(file: Path) -> str | None:
     except OSError as exc:
         return f"cannot read it ({exc.strerror or exc})"
     if stat.S_ISREG(mode):
+        try:
+            real = file.resolve()
+        except OSError as exc:
+            return f"cannot read it ({exc.strerror or exc})"
+        for root in PSEUDO_FILESYSTEMS:
+            if real.is_relative_to(root) and not real.is_relative_to("/dev/shm"):  # shm: a RAM disk, ordinary
+                return (f"is under {root}, the kernel's view of processes and devices (their environment holds "
+                        "secrets), never a job's input")
         return None
     kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else \
         "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) else "special"

@@ -47,3 +47,13 @@ def test_a_job_file_that_is_a_device_a_fifo_or_huge_is_refused_without_reading_i
                            (fifo, "is a FIFO, not a regular file"), (huge, "the job file is over 16 MB")):
         result = mwsync("validate", path)
         assert result.exit_code == 2 and fragment in result.output, result.output
+
+
+@pytest.mark.parametrize("templates_dir, template", [("/proc/self", "environ"), ("../../../../../../proc/self", "environ")])
+def test_no_template_is_read_from_proc_however_templates_dir_reaches_it(mwsync, write_job, templates_dir, template):
+    """An absolute templates_dir sidestepped the template-name check and sent /proc/self/environ's secrets."""
+    path = write_job(JOB.replace("  text: \"Hi {{ name }}\"\n", f"  template: {template}\n")
+                     .replace("name: bad-date\n", f"name: t\ntemplates_dir: {templates_dir}\n"))
+    result = mwsync("preview", path)
+    assert result.exit_code == 2 and "is under /proc" in result.output, result.output
+    assert "PATH=" not in result.output
