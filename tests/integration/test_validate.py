@@ -49,7 +49,8 @@ def test_a_job_file_that_is_a_device_a_fifo_or_huge_is_refused_without_reading_i
         assert result.exit_code == 2 and fragment in result.output, result.output
 
 
-@pytest.mark.parametrize("templates_dir, template", [("/proc/self", "environ"), ("../../../../../../proc/self", "environ")])
+@pytest.mark.parametrize("templates_dir, template", [("/proc/self", "environ"),
+                                                     ("../../../../../../proc/self", "environ")])
 def test_no_template_is_read_from_proc_however_templates_dir_reaches_it(mwsync, write_job, templates_dir, template):
     """An absolute templates_dir sidestepped the template-name check and sent /proc/self/environ's secrets."""
     path = write_job(JOB.replace("  text: \"Hi {{ name }}\"\n", f"  template: {template}\n")
