@@ -16,8 +16,9 @@ SECRET_FIELDS = ("client_secret", "api_key")
 KeyPath = tuple[Any, ...]
 
 
-def expand_env(value: str, environ: Mapping[str, str], problems: list[str]) -> str:
-    """Replace `${VAR}` and `${VAR:-default}` in `value`; unset variables without default go to `problems`."""
+def expand_env(value: str, environ: Mapping[str, str], problems: list[str], *, secret: bool = False) -> str:
+    """Replace `${VAR}` and `${VAR:-default}` in `value`; unset variables without default go to `problems`
+    (`secret`: a secret field, where a default is refused, so the hint offers none)."""
 
     def sub(match: re.Match[str]) -> str:
         var, default = match.group(1), match.group(2)
@@ -25,7 +26,8 @@ def expand_env(value: str, environ: Mapping[str, str], problems: list[str]) -> s
             return environ[var]
         if default is not None:
             return default
-        problems.append(f"environment variable {var} is not set; export it, or write ${{{var}:-default}}")
+        problems.append(f"environment variable {var} is not set; export it" if secret else
+                        f"environment variable {var} is not set; export it, or write ${{{var}:-default}}")
         return ""
 
     expanded = ENV_RE.sub(sub, value)
@@ -104,7 +106,7 @@ def _url_secret(value: str) -> str:
 
 #: A variable whose name says it holds a secret (`MW_TOKEN`, `PORTAL_PASSWORD`, `SIGNING_KEY`): its value in
 #: `vars` is redacted everywhere; other vars (a team name, a portal URL) are data and shown as they are.
-SECRET_NAME_RE = re.compile(r"SECRET|TOKEN|PASSW|PWD|KEY|CREDENTIAL|AUTH|PRIVATE|SIGNATURE|CERT", re.IGNORECASE)
+SECRET_NAME_RE = re.compile(r"SECRET|TOKEN|PASS|PWD|KEY|CREDENTIAL|AUTH|PRIVATE|SIGNATURE|CERT", re.IGNORECASE)
 
 
 def _secrets_of(path: KeyPath, names: list[str], environ: Mapping[str, str]) -> set[str]:
@@ -141,7 +143,7 @@ def _expand_tree(data: Any, environ: Mapping[str, str], path: KeyPath, found: _R
         return [_expand_tree(v, environ, path + (i,), found) for i, v in enumerate(data)]
     if isinstance(data, str):
         messages: list[str] = []
-        out = expand_env(data, environ, messages)
+        out = expand_env(data, environ, messages, secret=bool(path) and path[-1] in (*SECRET_FIELDS, "secret"))
         names = [m.group(1) for m in ENV_RE.finditer(data) if environ.get(m.group(1))]
         values = {environ[name] for name in names}
         if path not in IDENTIFIERS:  # an event or listener id is an identifier, not a secret: errors show it

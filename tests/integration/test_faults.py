@@ -153,6 +153,24 @@ def test_environment_values_that_are_not_secrets_are_shown(mwsync, write_job, tm
     assert mock.messages()[0]["message"] == "Hi User 0 of Finance"
 
 
+def test_a_variable_named_as_a_passphrase_is_redacted_in_the_preview(mwsync, write_job, monkeypatch):
+    monkeypatch.setenv("SIGNING_PASSPHRASE", "correct-horse-battery")
+    job = job_dict(vars={"phrase": "${SIGNING_PASSPHRASE}"}, source={"rows": rows(1)},
+                   message={**job_dict()["message"], "text": "code {{ phrase }}"})
+    result = mwsync("preview", write_job(job))
+    assert result.exit_code == 0 and "correct-horse-battery" not in result.output, result.output
+
+
+def test_a_missing_secret_variable_is_not_answered_with_a_default_the_next_run_refuses(mwsync, write_job,
+                                                                                       monkeypatch):
+    monkeypatch.delenv("NOPE_SECRET", raising=False)
+    job = job_dict(subscription={"api_url": "https://api.moveworks.ai", "client_id": "x",
+                                 "client_secret": "${NOPE_SECRET}"})
+    result = mwsync("validate", write_job(job))
+    assert result.exit_code == 2 and "environment variable NOPE_SECRET is not set; export it" in result.output
+    assert ":-default" not in result.output
+
+
 def test_status_and_resolve_point_to_the_target_a_message_is_in_doubt_for(mwsync, write_job, tmp_path, mock):
     job = write_job(job_dict(source={"rows": rows(2)}))
     journal = ["--journal", tmp_path / "j.sqlite"]
