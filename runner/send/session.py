@@ -37,6 +37,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from ..errors import AuthError, Interrupted
 from ..rules import is_loopback_host
+from ..wording import printable
 from .throttle import Limiter
 
 # requests-oauthlib logs token request bodies (client_secret) and tokens at DEBUG: never let them out.
@@ -191,8 +192,13 @@ class MoveworksSession(OAuth2Session):
         wait = min(self.max_retry_after_s, self.retry_after_default_s if asked is None else asked)
         self.limiter.pause(wait)
         if wait >= NOTICE_WAIT_S:
-            why = "no Retry-After: retry.retry_after_default_s" if asked is None else f"Retry-After {asked:g} s" + (
-                ", capped by retry.max_retry_after_s" if asked > wait else "")
+            header = response.headers.get("Retry-After")
+            if asked is not None:
+                why = f"Retry-After {asked:g} s" + (", capped by retry.max_retry_after_s" if asked > wait else "")
+            elif header is None:
+                why = "no Retry-After: retry.retry_after_default_s"
+            else:
+                why = f"Retry-After {printable(header, 40)!r} is not seconds or a date: retry.retry_after_default_s"
             log.warning("429 from %s: no request starts for %g s (%s)", urlsplit(response.url).netloc, wait, why)
 
     def _send_within_deadline(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:

@@ -12,7 +12,15 @@ import requests
 
 from mwsync.config import load_job
 from mwsync.config.job import SourceSpec
-from mwsync.errors import AuthError, ConfigError, OutcomeUnknown, PermanentError, RateLimited, TransientError
+from mwsync.errors import (
+    AuthError,
+    ConfigError,
+    OutcomeUnknown,
+    PermanentError,
+    RateLimited,
+    Redirected,
+    TransientError,
+)
 from mwsync.plan import message_problems
 from mwsync.report import JobReport, run_exit_code
 from mwsync.send.api import expires_in_s, status_error
@@ -114,6 +122,8 @@ def response(status: int, body: object = None) -> requests.Response:
     (503, "send", TransientError), (429, "send", RateLimited), (400, "send", PermanentError),
     (404, "send", PermanentError), (401, "send", AuthError),
     (500, "token", TransientError), (400, "token", AuthError), (429, "token", RateLimited),
+    (302, "send", Redirected), (307, "send", Redirected), (303, "send", OutcomeUnknown),
+    (302, "token", AuthError), (301, "auth test", AuthError),
 ])
 def test_the_status_table(status, call, kind):
     error = status_error(response(status), call)
@@ -132,6 +142,20 @@ def test_a_long_429_pause_is_announced(caplog):
         session._pause(answer)
     assert "429 from api.moveworks.ai: no request starts for 120 s (Retry-After 300 s, capped by " \
            "retry.max_retry_after_s)" in caplog.text
+    session.close()
+
+
+@pytest.mark.parametrize("header, why", [(None, "no Retry-After: retry.retry_after_default_s"),
+                                         ("abc", "Retry-After 'abc' is not seconds or a date: "
+                                                 "retry.retry_after_default_s")])
+def test_a_429_pause_says_whether_retry_after_was_missing_or_unreadable(caplog, header, why):
+    session = MoveworksSession(SlidingWindowLimiter(10, 1.0), max_retry_after_s=120, retry_after_default_s=60)
+    answer = response(429)
+    if header is not None:
+        answer.headers["Retry-After"] = header
+    with caplog.at_level(logging.WARNING, logger="mwsync"):
+        session._pause(answer)
+    assert f"no request starts for 60 s ({why})" in caplog.text
     session.close()
 
 
