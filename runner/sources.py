@@ -54,7 +54,9 @@ def _csv_rows(source: SourceSpec) -> Iterator[tuple[int, Row]]:
     except (OSError, LookupError) as exc:
         raise _fail(source, "", f"cannot open: {exc}") from None
     with handle:
-        reader = csv.DictReader(handle, delimiter=source.delimiter, restkey=_EXTRA, restval=_MISSING)
+        # strict: a quote opened and never closed is an error, not one row swallowing the rest of the file
+        reader = csv.DictReader(handle, delimiter=source.delimiter, restkey=_EXTRA, restval=_MISSING, strict=True)
+        number, started = 0, 1  # the row being read, and the line it starts on
         try:
             header = reader.fieldnames
             if not header:
@@ -65,21 +67,41 @@ def _csv_rows(source: SourceSpec) -> Iterator[tuple[int, Row]]:
             repeated = sorted(name for name, count in Counter(header).items() if count > 1)  # linear in columns
             if repeated:
                 raise _fail(source, "header", f"column {repeated[0]!r} appears twice; name every column once")
+            started = reader.line_num + 1
             for number, row in enumerate(reader, start=1):
                 if _EXTRA in row:
-                    raise _fail(source, f"row {number} (line {reader.line_num})",
+                    raise _fail(source, f"row {number} (line {started})",
                                 f"{len(header) + len(row[_EXTRA])} fields but the header has {len(header)}; "
                                 "quote values that contain the delimiter")
                 if _MISSING in row.values():
                     given = sum(1 for v in row.values() if v is not _MISSING)
-                    raise _fail(source, f"row {number} (line {reader.line_num})",
+                    raise _fail(source, f"row {number} (line {started})",
                                 f"{given} fields but the header has {len(header)}; every row needs every column")
+                started = reader.line_num + 1
                 yield number, row
         except UnicodeDecodeError as exc:
-            raise _fail(source, f"after line {reader.line_num}",
+            raise _fail(source, f"line {_undecodable_line(source)}",
                         f"not {source.encoding} text ({exc.reason}); set source.encoding") from None
         except csv.Error as exc:
-            raise _fail(source, f"line {reader.line_num}", f"CSV error: {exc}") from None
+            where = f"row {number + 1} (line {started})" if number or reader.fieldnames else f"line {started}"
+            why = "a quoted field is never closed; close the quote or double a quote inside it (\"\")" \
+                if "unexpected end of data" in str(exc) else f"CSV error: {exc}"
+            raise _fail(source, where, why) from None
+
+
+def _undecodable_line(source: SourceSpec) -> int | str:
+    """The 1-based line holding the first byte `source.encoding` cannot decode (the text reader decodes
+    ahead in chunks, so its own line count is early); `?` when the lines cannot be split as bytes."""
+    try:
+        with open(source.path, "rb") as raw:
+            for number, line in enumerate(raw, start=1):
+                try:
+                    line.decode(_encoding(source))
+                except UnicodeDecodeError:
+                    return number
+    except (OSError, LookupError):
+        pass
+    return "?"
 
 
 def _jsonl_rows(source: SourceSpec) -> Iterator[tuple[int, Row]]:
@@ -103,4 +125,5 @@ def _jsonl_rows(source: SourceSpec) -> Iterator[tuple[int, Row]]:
                     raise _fail(source, f"line {number}", f"a JSONL row is a JSON object, got {type(row).__name__}")
                 yield number, row
         except UnicodeDecodeError as exc:
-            raise _fail(source, "", f"not {source.encoding} text ({exc.reason}); set source.encoding") from None
+            raise _fail(source, f"line {_undecodable_line(source)}",
+                        f"not {source.encoding} text ({exc.reason}); set source.encoding") from None

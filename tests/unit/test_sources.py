@@ -37,6 +37,24 @@ def test_csv_problems_name_file_and_row(tmp_path, content, fragment):
     assert fragment in str(info.value) and "data.csv" in str(info.value)
 
 
+@pytest.mark.parametrize("content,fragment", [
+    (b"a,b\n" + b"1,2\n" * 3000 + b"\xe9,x\n", "line 3002: not utf-8 text"),  # the reader decodes ahead
+    (b"email\n\"a@example.com\nb@example.com\n", 'row 1 (line 2): a quoted field is never closed'),
+    (b"a,b\n1,2\n3," + b"x" * 200_000 + b"\n", "row 2 (line 3): CSV error: field larger than field limit"),
+], ids=["bad-byte-far-down", "unterminated-quote", "field-limit"])
+def test_csv_errors_name_the_line_they_are_on(tmp_path, content, fragment):
+    """The bad byte was reported 'after line 0', the field limit one line early, and a quote never closed
+    swallowed every later row into one recipient field without a word."""
+    with pytest.raises(ConfigError) as info:
+        rows_of(tmp_path, content)
+    assert fragment in str(info.value)
+
+
+def test_a_jsonl_line_that_is_not_utf8_is_named(tmp_path):
+    with pytest.raises(ConfigError, match="line 3: not utf-8 text"):
+        rows_of(tmp_path, b'{"a": 1}\n{"a": 2}\n{"a": "\xe9"}\n', kind="jsonl")
+
+
 def test_latin1_reads_with_the_encoding_set(tmp_path):
     assert rows_of(tmp_path, b"name\nJos\xe9\n", encoding="latin-1")[0][1]["name"] == "José"
 
