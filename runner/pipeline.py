@@ -298,13 +298,15 @@ def plan_jobs(paths: Sequence[str | Path], options: RunOptions) -> list[dict]:
     the listener's limit for its auth mode for a listener job: `report.plan_estimates`), and the warnings a
     run would give (`report.plan_warnings`, the same function). No network, no journal.
 
-    Returns `[{"job", "file", "target": "event" | "listener", "messages", "filtered", "recipients", "requests",
+    Returns `[{"job", "file", "target" (the API URL, or `embedded`, as in every other report), "kind":
+    "event" | "listener", "messages", "filtered", "recipients", "requests",
     "profile", "estimate_s": {"profile", "moveworks_default_120_per_min" | "listener_limit"},
     "warnings": [...]}]` (a listener job also has `"listener": {"id", "auth", "limit"}`)."""
     out = []
     for job in load_jobs(paths, options, check_credentials=False):
         plan = plan_job(job, options)
-        entry = {"job": job.name, "file": str(job.path), "target": "listener" if job.listener else "event",
+        entry = {"job": job.name, "file": str(job.path), "target": job.target,
+                 "kind": "listener" if job.listener else "event",
                  "messages": plan.messages,
                  "filtered": plan.filtered, "recipients": plan.recipients, "requests": plan.requests,
                  "profile": str(job.throttle), "estimate_s": plan_estimates(job, plan),

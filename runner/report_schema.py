@@ -69,7 +69,8 @@ def _defs() -> dict:
                         status_429=INT, recipients=INT, duration_s=NUMBER, stopped=_null(STR), exit_code=EXIT,
                         warnings=_list(STR), failures=_list(_ref("failure"))),
         "plan_job": _obj("One job of `plan --json`; a listener job also names its listener.", ("listener",),
-                         job=STR, file=STR, target={"enum": ["event", "listener"]}, messages=INT, filtered=INT,
+                         job=STR, file=STR, target=STR, kind={"enum": ["event", "listener"]}, messages=INT,
+                         filtered=INT,
                          recipients=INT, requests=INT, profile=STR,
                          estimate_s=_obj("Seconds to send: under the profile, and under the documented limit "
                                          "(Moveworks' default 120/min, or the listener's for its auth mode).",

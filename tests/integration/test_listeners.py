@@ -198,7 +198,7 @@ def test_plan_shows_requests_and_the_eta_under_the_listener_limit(mwsync, write_
     job.pop("throttle")  # the profile follows the auth mode: listener_unsecured, 1 request per 10 s
     result = mwsync("plan", "--json", write_job(job))
     [plan] = json.loads(result.output)["jobs"]
-    assert (plan["target"], plan["requests"], plan["recipients"]) == ("listener", 400, 0)
+    assert (plan["kind"], plan["requests"], plan["recipients"]) == ("listener", 400, 0)
     assert plan["estimate_s"] == {"profile": 3990.0, "listener_limit": 3990.0}
     assert plan["listener"] == {"id": LISTENER_ID, "auth": "none", "limit": "listener_unsecured (1/10s)"}
     assert any("400 requests take ~1.1 h under the unsecured listener limit" in w for w in plan["warnings"])
