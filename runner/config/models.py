@@ -16,7 +16,7 @@ from ..rules import LISTENER_AUTH_MODES
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class SubscriptionModel(_Strict):
