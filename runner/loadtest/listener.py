@@ -11,7 +11,6 @@ serve that listener: `mwsync mock-server --listener LOADTEST_LISTENER_ID:hmac:LO
 
 from __future__ import annotations
 
-from collections import Counter
 from contextlib import ExitStack
 from typing import Any
 
@@ -20,6 +19,7 @@ from ..errors import LoadtestError
 from ..mock_server.remote import MockClient, MockUnreachable, epoch_s
 from ..rate import Rate
 from ..rules import listener_limit
+from .verdict import tally
 
 LOADTEST_LISTENER_ID = "7c3d9e21-4f5a-4b6c-8d7e-9f0a1b2c3d4e"
 LOADTEST_LISTENER_SECRET = "mwsync-loadtest-listener-secret"
@@ -93,15 +93,8 @@ def observed(mock: MockClient, run_id: str, auth: str, after_429: frozenset[str]
     if listeners["events_kept"] < listeners["events"]:
         raise LoadtestError(f"the mock server at {mock.url} kept only the last {listeners['events_kept']} of "
                             f"{listeners['events']} events; start it with --keep-messages {listeners['events']}")
-    received: Counter[str] = Counter()
-    sends_s, retries_s = [], []
-    for event in events:
-        key = str((event.get("body") or {}).get(ID_FIELD, ""))
-        if key.startswith(f"{run_id}."):
-            received[key] += 1
-            sends_s.append(epoch_s(event["received_at"]))
-            if key in after_429:
-                retries_s.append(sends_s[-1])
+    received, sends_s, retries_s = tally(((str((e.get("body") or {}).get(ID_FIELD, "")), epoch_s(e["received_at"]))
+                                          for e in events), run_id, after_429)
     return {"requests": stats["requests"], "status_429": stats["status_429"],
             "max_requests_in_window": listeners["max_requests_in_window"][kind_of(auth)],
-            "received": dict(received), "send_arrivals_s": sends_s, "retry_arrivals_s": retries_s}
+            "received": received, "send_arrivals_s": sends_s, "retry_arrivals_s": retries_s}

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections import Counter
 from pathlib import Path
 
 from ..errors import LoadtestError
 from ..mock_server.remote import MockClient, MockUnreachable, epoch_s
 from . import listener
-from .verdict import LoadPlan, LocustEntry, Observation
+from .verdict import LoadPlan, LocustEntry, Observation, tally
 
 ID_SLOT = "loadtest_id"  # the slot carrying each message's unique id (see loadtests/support.py)
 LOG_MARGIN = 3  # request-log entries kept per request the plan's pace allows (retries, tokens, the tail)
@@ -92,17 +91,11 @@ def _events_api(mock: MockClient, run_id: str, after_429: frozenset[str]) -> dic
         raise LoadtestError(f"the mock server at {mock.url} kept only the last {stats['messages_kept']} of "
                             f"{stats['messages']} messages, so delivery cannot be checked; start it with "
                             f"--keep-messages {stats['messages']} or more")
-    received: Counter[str] = Counter()
-    sends_s, retries_s = [], []
-    for message in messages:
-        key = str(((message.get("context") or {}).get("slots") or {}).get(ID_SLOT, ""))
-        if key.startswith(f"{run_id}."):
-            received[key] += 1
-            sends_s.append(epoch_s(message["received_at"]))
-            if key in after_429:
-                retries_s.append(sends_s[-1])
+    received, sends_s, retries_s = tally(
+        ((str(((m.get("context") or {}).get("slots") or {}).get(ID_SLOT, "")), epoch_s(m["received_at"]))
+         for m in messages), run_id, after_429)
     return {"requests": stats["requests"], "status_429": stats["status_429"],
-            "max_requests_in_window": stats["max_requests_in_window"], "received": dict(received),
+            "max_requests_in_window": stats["max_requests_in_window"], "received": received,
             "send_arrivals_s": sends_s, "retry_arrivals_s": retries_s}
 
 

@@ -19,7 +19,8 @@ Checks, each `{"name", "passed", "value", "threshold"}` in the report (issue 4, 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -166,6 +167,22 @@ class LoadtestReport:
                 "status_429": self.status_429, "max_requests_in_window": self.max_requests_in_window,
                 "achieved_rate_per_s": self.achieved_rate_per_s, "limit_rate_per_s": self.limit_rate_per_s,
                 "delivered": self.delivered, "duplicates": self.duplicates, "lost": self.lost}
+
+
+def tally(arrivals: Iterable[tuple[str, float]], run_id: str, after_429: Container[str]
+          ) -> tuple[dict[str, int], list[float], list[float]]:
+    """From `(message id, arrival epoch seconds)` pairs the server kept: `(received, sends_s, retries_s)`,
+    this run's ids (`<run_id>.<n>`) -> copies accepted, their arrival times, and the arrival times of the
+    messages the users sent after a 429 (`after_429`)."""
+    received: Counter[str] = Counter()
+    sends_s, retries_s = [], []
+    for key, at_s in arrivals:
+        if key.startswith(f"{run_id}."):
+            received[key] += 1
+            sends_s.append(at_s)
+            if key in after_429:
+                retries_s.append(at_s)
+    return dict(received), sends_s, retries_s
 
 
 def delivery(received: Mapping[str, int], outcomes: Mapping[str, str]) -> tuple[int, int, int, int]:
