@@ -38,14 +38,28 @@ def parse_throttle(text: str, name: str = "custom", flag: str = "--throttle") ->
 
 def early_problems(data: Mapping[str, Any]) -> list[tuple[KeyPath, str]]:
     """Problems `build_job` would find that need no valid model, for a file the schema refused: so one pass
-    lists them too (an unknown throttle profile). `data` is the job file's raw mapping."""
+    lists them too (an unknown throttle profile, an event id that is not a UUID). `data` is the job file's
+    raw mapping."""
+    found = []
+    message = data.get("message")
+    event_id = message.get("event_id") if isinstance(message, Mapping) else None
+    if isinstance(event_id, str):
+        found += [(("message", "event_id"), why) for why in [_event_id_problem(event_id)] if why]
     throttle = data.get("throttle")
     if not isinstance(throttle, Mapping) or not isinstance(throttle.get("profile"), str):
-        return []
+        return found
     own = throttle.get("profiles")
     names = [*BUILTIN_PROFILES, *(own if isinstance(own, Mapping) else ())]
     chosen = throttle["profile"]
-    return [] if chosen in names else [(("throttle", "profile"), f"unknown '{chosen}' (valid: {', '.join(names)})")]
+    if chosen not in names:
+        found.append((("throttle", "profile"), f"unknown '{chosen}' (valid: {', '.join(names)})"))
+    return found
+
+
+def _event_id_problem(event_id: str) -> str | None:
+    if "{" in event_id or is_uuid(event_id):
+        return None
+    return f"'{event_id}' is not a UUID like 3f1c2a9e-5b7d-4e8f-9a10-2b3c4d5e6f70 (the event's id in Creator Studio)"
 
 
 def build_job(model: JobFile, path: Path, problem: Report, lines: Mapping[str, int], *,
@@ -243,9 +257,9 @@ def _listener_credentials(model: JobFile, problem: Report) -> None:
 
 def _message(model: JobFile, base: Path, problem) -> MessageSpec | None:
     msg = model.message
-    if "{" not in msg.event_id and not is_uuid(msg.event_id):
-        problem(("message", "event_id"), f"'{msg.event_id}' is not a UUID like 3f1c2a9e-5b7d-4e8f-9a10-2b3c4d5e6f70 "
-                                         "(the event's id in Creator Studio)")
+    why = _event_id_problem(msg.event_id)
+    if why:
+        problem(("message", "event_id"), why)
     recipients = (msg.recipients,) if isinstance(msg.recipients, str) else tuple(msg.recipients)
     if not recipients:
         problem(("message", "recipients"), "at least one recipient template is needed, e.g. \"{{ email }}\"")

@@ -63,6 +63,10 @@ def _pydantic_problems(exc: ValidationError, name: str, lines: Mapping[KeyPath, 
             loc = loc[:-1] + (loc[-1],)
         elif kind == "missing":
             message = "required key is missing"
+        elif kind in ("model_type", "dict_type") and err.get("input") is None:
+            owner = _model_at(loc + ("_",))
+            keys = f" ({', '.join(sorted(owner.model_fields))})" if owner else ""
+            message = f"is empty; write its keys under it{keys}, or remove the line"
         elif kind == "value_error":
             message = str(err["msg"]).removeprefix("Value error, ")
         elif loc in from_env:

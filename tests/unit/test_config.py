@@ -77,6 +77,17 @@ def test_every_problem_reported_at_once(write_job):
     assert len(found) == 3
 
 
+def test_an_empty_section_and_a_bad_event_id_are_listed_with_the_schema_problems(write_job):
+    """`subscription:` left empty hid every other problem's fix behind pydantic's 'valid dictionary'; the
+    event id was checked only once the schema passed, so a second run found it."""
+    text = BASE.replace("subscription:\n  api_url: https://api.moveworks.ai/\n  client_id: ${MW_CLIENT_ID}\n"
+                        "  client_secret: ${MW_CLIENT_SECRET}\n", "subscription:\n")
+    text = text.replace("3f1c2a9e-5b7d-4e8f-9a10-2b3c4d5e6f70", "not-a-uuid") + "surprise: 1\n"
+    joined = "\n".join(problems_of(write_job(text)))
+    assert "subscription: is empty; write its keys under it (api_key, api_url," in joined
+    assert "message.event_id: 'not-a-uuid' is not a UUID" in joined and "surprise: unknown key" in joined
+
+
 def test_duplicate_keys_are_rejected_with_both_lines(write_job):
     found = problems_of(write_job(BASE + "vars:\n  days: 1\n  days: 2\n"))
     assert any("vars.days: duplicate key (first defined on line" in p for p in found)
