@@ -33,7 +33,7 @@ from .journal import JournalBackend
 from .plan import Estimate, PlanSummary
 from .redact import redact
 from .rules import API_DEFAULT_RATE, LISTENER_SECURED_MAX_RATE, LISTENER_UNSECURED_RATE, listener_limit
-from .wording import counted
+from .wording import counted, printable
 
 if TYPE_CHECKING:
     from .send import SendSummary
@@ -192,7 +192,7 @@ def build_report(job: Job, plan: PlanSummary, sent: SendSummary | None, journal:
         profile={"name": job.throttle.name, "limit": job.throttle.limit, "window_s": job.throttle.window_s},
         messages=messages, requests=requests, status_429=sent.status_429 if sent else 0,
         recipients=plan.recipients, duration_s=round(duration_s, 3), dry_run=dry_run,
-        stopped=redact(sent.stopped) if sent else None,
+        stopped=redact(printable(sent.stopped, 2000)) if sent and sent.stopped else None,
         warnings=[redact(w) for w in warnings],
         failures=[dict(f, error=redact(f["error"])) for f in _invalid_rows(plan) + failures],
     )

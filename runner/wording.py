@@ -30,13 +30,18 @@ def about(seconds: float) -> str:
     return f"~{seconds / 3600:.1f} h"
 
 
-_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_UNPRINTABLE_BUT_NEWLINE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
-def printable(value: object, limit: int = 500) -> str:
+def printable(value: object, limit: int | None = 500, *, lines: bool = False) -> str:
     """`value` as one line of text safe for a terminal, a journal, JSON and XML, at most `limit`
-    characters: control characters (ESC, NUL, BEL, newlines) written as `\\x1b`-style escapes, lone
-    surrogates (which UTF-8 cannot encode) as U+FFFD. For text a server sent (error codes, messages)."""
-    text = _SURROGATE.sub("\ufffd", str(value)[:limit])
-    return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    characters (None: all): control characters (ESC, NUL, BEL, newlines) and the bidirectional overrides
+    and line separators that reorder or split a terminal line written as `\\x1b`-style escapes, lone
+    surrogates (which UTF-8 cannot encode) as U+FFFD. For text a server sent (error codes, messages);
+    `lines`: keep newlines (a message of several lines that we wrote, with a server's text inside)."""
+    text = _SURROGATE.sub("\ufffd", str(value) if limit is None else str(value)[:limit])
+    pattern = _UNPRINTABLE_BUT_NEWLINE if lines else _UNPRINTABLE
+    return pattern.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}",
+                       text)

@@ -27,6 +27,7 @@ import click
 from .. import __version__
 from ..errors import InternalError, MwsyncError
 from ..redact import redact
+from ..wording import printable
 from . import logs
 
 ENV_PREFIX = "MWSYNC"
@@ -137,14 +138,14 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except MwsyncError as exc:
-            click.echo(redact(f"error: {exc}"), err=True)
+            click.echo(redact(printable(f"error: {exc}", None, lines=True)), err=True)
             ctx.exit(exc.exit_code)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise  # click's own: usage errors, ctx.exit()
         except Exception as exc:  # a bug, or a library failing in a way we did not foresee: no traceback
             logging.getLogger("mwsync").debug("internal error", exc_info=True)
             error = InternalError.of(exc)
-            click.echo(redact(f"error: {error}"), err=True)
+            click.echo(redact(printable(f"error: {error}", None, lines=True)), err=True)
             ctx.exit(error.exit_code)
 
 

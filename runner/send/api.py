@@ -48,13 +48,13 @@ def api_error(response: requests.Response) -> tuple[str | None, str | None]:
         inner = body.get("error", body)
         if isinstance(inner, dict):
             return _text(inner.get("code")), _text(inner.get("message"))
-        if isinstance(inner, str):
-            return inner, _text(body.get("error_description") or body.get("message"))
+        if isinstance(inner, str):  # OAuth's {"error": "invalid_client", "error_description": ...}
+            return _text(inner, 100), _text(body.get("error_description") or body.get("message"))
     return None, None
 
 
-def _text(value: Any) -> str | None:
-    return None if value is None else printable(value, 500)
+def _text(value: Any, limit: int = 500) -> str | None:
+    return None if value is None else printable(value, limit)
 
 
 def status_error(response: requests.Response, call: Call, *, resend_on: frozenset[int] = frozenset(),
@@ -107,8 +107,13 @@ def _redirect_error(response: requests.Response, call: Call, what: str) -> Mwsyn
     """The error for a 3xx answer: the `status_error` table's 3xx rows. The `Location` is shown as scheme,
     host and path only (a query may carry a token)."""
     status = response.status_code
-    target = urlsplit(response.headers.get("Location", ""))
-    where = f"{target.scheme}://{target.netloc}{target.path}" if target.netloc else (target.path or "nowhere")
+    location = response.headers.get("Location", "")
+    try:
+        target = urlsplit(location)
+        where = f"{target.scheme}://{target.netloc}{target.path}" if target.netloc else (target.path or "nowhere")
+    except ValueError:  # `http://[evil/x`: not a URL at all
+        where = location.split("?")[0]
+    where = printable(where, 200)
     head = f"{status} redirect to {where}" + (f" ({what})" if what else "")
     fix = "set the API URL to the one the API answers on (mwsync follows no redirect)"
     if call == "token":

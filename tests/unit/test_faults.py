@@ -130,6 +130,26 @@ def test_the_status_table(status, call, kind):
     assert type(error) is kind
 
 
+@pytest.mark.parametrize("location", ["http://[evil/x", "http://evil\x1b]0;PWNED\x07.example/",
+                                      "/rel\x1b[31mRED\x1b[0m\x07", "http://evil.example/p\x1b[2K\u202eFAKE"])
+@pytest.mark.parametrize("call", ["send", "token", "auth test"])
+def test_a_hostile_location_is_an_ordinary_error_with_its_text_escaped(location, call):
+    """A malformed IPv6 Location made urlsplit raise (an internal error, rows left in doubt); escapes in it
+    reached the terminal raw."""
+    answer = response(307)
+    answer.headers["Location"] = location
+    text = str(status_error(answer, call))
+    assert "307 redirect to" in text and not any(c in text for c in "\x1b\x07\u202e")
+
+
+def test_an_oauth_error_string_is_capped_and_escaped():
+    answer = response(401, {"error": "inv\x1b[31mESC\x00\ud800" + "A" * 200_000})
+    error = status_error(answer, "token")
+    assert error.code.startswith("inv\\x1b[31mESC\\x00\ufffd") and len(error.code) < 130  # 100, escapes spelt out
+    assert len(str(error)) < 1000 and "\x1b" not in str(error)
+    str(error).encode("utf-8")  # a lone surrogate made every later write raise UnicodeEncodeError
+
+
 def test_resend_on_opts_a_5xx_into_retries():
     assert type(status_error(response(502), "send", resend_on=frozenset({502}))) is TransientError
 
