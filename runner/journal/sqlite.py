@@ -104,6 +104,12 @@ class SqliteJournal:
     # -- opening ---------------------------------------------------------------------------------------
 
     def _lock_path(self) -> Path:
+        """`.<journal file>.<job>.lock` beside the journal: hidden, and not matched by `rm journal.sqlite*`, so
+        the memory of a deleted journal survives the usual way of deleting it."""
+        return self.path.with_name(f".{self.path.name}.{re.sub(r'[^A-Za-z0-9._-]', '_', self.job)}.lock")
+
+    def _legacy_lock_path(self) -> Path:
+        """Where mwsync 0.1 kept the lock file (`<journal file>.<job>.lock`): still read for its memory."""
         return Path(f"{self.path}.{re.sub(r'[^A-Za-z0-9._-]', '_', self.job)}.lock")
 
     def _take_run_lock(self):
@@ -129,13 +135,16 @@ class SqliteJournal:
         return probe._remembered_id() is not None
 
     def _remembered_id(self) -> str | None:
-        """The journal id an earlier run wrote into the lock file, if any."""
-        try:
-            text = self._lock_path().read_text(encoding="utf-8")
-        except OSError:
-            return None
-        match = re.search(r"^journal ([0-9a-f]{32})$", text, re.M)
-        return match.group(1) if match else None
+        """The journal id an earlier run wrote into the lock file (or the legacy one), if any."""
+        for lock in (self._lock_path(), self._legacy_lock_path()):
+            try:
+                text = lock.read_text(encoding="utf-8")
+            except OSError:
+                continue
+            match = re.search(r"^journal ([0-9a-f]{32})$", text, re.M)
+            if match:
+                return match.group(1)
+        return None
 
     def _remember(self, journal_id: str) -> None:
         handle = self._lock_file

@@ -53,6 +53,25 @@ def test_a_deleted_journal_is_remembered_by_its_lock_file(tmp_path):
     journal(path, create=True).close()
 
 
+def test_deleting_the_journal_with_a_glob_keeps_its_memory(tmp_path):
+    """`rm j.sqlite*` took the lock file with it, and the next run sent everything again."""
+    path = tmp_path / "j.sqlite"
+    sent_once(path)
+    for leftover in tmp_path.glob("j.sqlite*"):
+        leftover.unlink()
+    with pytest.raises(JournalError, match="the journal is gone, but a run of job 'job' used it before"):
+        journal(path)
+
+
+def test_a_lock_file_where_the_first_version_kept_it_is_still_remembered(tmp_path):
+    path = tmp_path / "j.sqlite"
+    sent_once(path)
+    (tmp_path / ".j.sqlite.job.lock").rename(tmp_path / "j.sqlite.job.lock")
+    path.unlink()
+    with pytest.raises(JournalError, match="the journal is gone"):
+        journal(path)
+
+
 def test_a_journal_replaced_between_runs_is_refused(tmp_path):
     path, other = tmp_path / "j.sqlite", tmp_path / "other.sqlite"
     sent_once(path)
