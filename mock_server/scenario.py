@@ -94,6 +94,12 @@ class Respond(BaseModel):
     redirect_status: Literal[301, 302, 303, 307, 308] = 307
     latency_ms: float = Field(default=0.0, ge=0, le=600_000)
 
+    @field_validator("accept_status", "redirect_status", mode="before")
+    @classmethod
+    def _status_number(cls, value: Any) -> Any:
+        """A scenario file's `502` arrives as text (job-file YAML keeps scalars as written): a number here."""
+        return int(value) if isinstance(value, str) and value.strip().isdigit() else value
+
     @model_validator(mode="after")
     def _one_action(self) -> Respond:
         kinds = ("status", "drop", "lose_reply", "accept_status", "redirect_to")

@@ -105,3 +105,18 @@ def test_bad_scenario_file_names_file_and_line(tmp_path):
     assert result.exit_code == 2 and "rules[1].respond.status" in result.output and "Traceback" not in result.output
     path.write_text("rulez: []\n")
     assert "one key, rules" in CliRunner().invoke(main, ["--port", "0", "--scenario", str(path)]).output
+
+
+def test_the_guides_scenario_example_loads_from_a_file(tmp_path):
+    """A file's `accept_status: 502` arrived as text and the guide's own example was refused."""
+    import re
+    from pathlib import Path
+
+    guide = (Path(__file__).resolve().parents[3] / "docs" / "mock-server.md").read_text(encoding="utf-8")
+    example = re.search(r"## Scenarios.*?```yaml\n(.*?)```", guide, re.S).group(1)
+    path = tmp_path / "scenario.yaml"
+    path.write_text(example + "  - match: {endpoint: send, nth: 9}\n"
+                              "    respond: {redirect_to: 'http://127.0.0.1:9/x', redirect_status: 302}\n")
+    rules = load_scenario(path)
+    assert [r.respond.accept_status for r in rules if r.respond.accept_status] == [502]
+    assert rules[-1].respond.redirect_status == 302
