@@ -17,6 +17,7 @@ import math
 import re
 from typing import Any
 
+from jinja2 import TemplateSyntaxError, nodes
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 #: The most characters, items or decimal digits one template operation may produce. A message is at most
@@ -58,6 +59,18 @@ class LimitedSandbox(SandboxedEnvironment):
         super().__init__(**options)
         for name in SIZED_FILTERS:
             self.filters[name] = _sized(name, self.filters[name])
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> Any:
+        """Parse, refusing `include`, `import` and `extends` at once: a job's template is one file with no
+        loader, so they would fail on every row, after `validate` said the template was fine."""
+        tree = super()._parse(source, name, filename)
+        for node in tree.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
+            tag = {"Include": "include", "Import": "import", "FromImport": "from ... import",
+                   "Extends": "extends"}[type(node).__name__]
+            raise TemplateSyntaxError(f"{{% {tag} %}} is not available: a message template is one file; put "
+                                      "what it would bring in into the template (or a job var)", node.lineno,
+                                      name, filename)
+        return tree
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator == "*":

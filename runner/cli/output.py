@@ -41,7 +41,7 @@ def _summary(report) -> str:
             + (f" ({by_status})" if by_status else "")
             + f"; skipped {m['skipped']}, failed {m['failed']}, unknown {m['unknown']}{extra}")
     if report.status_429:
-        text += f"; {report.status_429} answered 429 and {'was' if report.status_429 == 1 else 'were'} retried"
+        text += f"; {report.status_429} answered 429 (each retried while retry.max_attempts allowed)"
     if report.stopped:
         text += f"; STOPPED: {report.stopped}"
     return text

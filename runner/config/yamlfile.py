@@ -111,7 +111,8 @@ def read_yaml(path: Path) -> tuple[Any, dict[KeyPath, int], list[Problem]]:
             raw = handle.read(MAX_FILE_BYTES + 1)
         if len(raw) > MAX_FILE_BYTES:
             raise ConfigError([Problem(name, "", f"the job file is over {MAX_FILE_BYTES // 1_000_000} MB; a job "
-                                                 "file is a few KB (put rows in a source file: source.path)")])
+                                                 "file is a few KB (put rows in a source file: source.csv or "
+                                                 "source.jsonl)")])
         text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([Problem(name, "", f"cannot read job file: {exc}")]) from exc

@@ -84,8 +84,14 @@ class Sender:
         except RunStopped as exc:
             self._stopping(exc)
             if request_ids:  # it went out and was refused or never answered with a delivery: not sent
-                self._finish(batch, request_ids[0], SendResult("failed", getattr(exc, "status", None), 1,
-                                                               error=str(exc), code=getattr(exc, "code", None)))
+                status = getattr(exc, "status", None)
+                self._finish(batch, request_ids[0], SendResult("failed", status, 1, error=str(exc),
+                                                               code=getattr(exc, "code", None)))
+                if status is not None:  # it was answered (a 401, a redirect): the report counts it
+                    with self._lock:
+                        self._counts["requests"] += 1
+                        self._counts["attempts"] += 1
+                        self._by_status[str(status)] = self._by_status.get(str(status), 0) + 1
             return
         except BaseException as exc:
             if request_ids:  # whether it went out is not known: `unknown` never resends blindly

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import socket
 import threading
@@ -47,14 +48,17 @@ for _name in ("requests_oauthlib", "oauthlib"):
 
 def retry_after_s(response: requests.Response) -> float | None:
     """Seconds from a `Retry-After` header, either form of RFC 9110 section 10.2.3 (delta-seconds or an
-    HTTP date), or None when absent or unreadable."""
+    HTTP date; a date in the past is 0), or None when absent or unreadable (`abc`, `nan`, `-1`: delay-seconds
+    is a non-negative number)."""
     value = response.headers.get("Retry-After")
     if value is None:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return seconds if math.isfinite(seconds) and seconds >= 0 else None
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -128,6 +128,8 @@ def test_a_redirected_send_is_not_followed_fails_and_stops_the_run(mwsync, write
     assert f"{status} redirect to {elsewhere.url}/login" in result.output and "token=abc" not in result.output
     assert "every send would be redirected, so the run stops" in result.output
     assert len(sends) == 1  # not retried, and the run stopped before the next message
+    assert json.loads((tmp_path / "r.json").read_text())["jobs"][0]["requests"] == {"total": 1,
+                                                                                   "by_status": {str(status): 1}}
     assert journal_states(tmp_path) == {"failed": 1}  # not delivered: the next run may send it
 
 

@@ -58,3 +58,11 @@ def test_no_template_is_read_from_proc_however_templates_dir_reaches_it(mwsync, 
     result = mwsync("preview", path)
     assert result.exit_code == 2 and "is under /proc" in result.output, result.output
     assert "PATH=" not in result.output
+
+
+@pytest.mark.parametrize("tag", ["{% include 'other.j2' %}", "{% extends 'base.j2' %}", "{% import 'm.j2' as m %}"])
+def test_validate_refuses_what_would_fail_on_every_row(mwsync, write_job, tag):
+    """An include passed validate, then every row failed with 'no loader for this environment'."""
+    path = write_job(JOB.replace('  text: "Hi {{ name }}"', f'  text: "Hi {tag}"'))
+    result = mwsync("validate", path)
+    assert result.exit_code == 2 and "is not available: a message template is one file" in result.output

@@ -14,9 +14,9 @@ from mwsync.send.session import retry_after_s
 from mwsync.send.throttle import Unlimited
 
 
-@pytest.mark.parametrize("header,expected", [(None, None), ("3", 3.0), ("-1", 0.0), ("soon", None),
-                                             ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0)],
-                         ids=["absent", "seconds", "negative", "garbage", "past-http-date"])
+@pytest.mark.parametrize("header,expected", [(None, None), ("3", 3.0), ("-1", None), ("nan", None), ("inf", None),
+                                             ("soon", None), ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0)],
+                         ids=["absent", "seconds", "negative", "nan", "inf", "garbage", "past-http-date"])
 def test_retry_after_forms(header, expected):
     response = requests.Response()
     if header is not None:
