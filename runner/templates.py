@@ -41,6 +41,7 @@ from .errors import Problem, TemplateError
 from .records import RenderedMessage
 from .rules import address_key
 from .sandbox import LimitedSandbox
+from .sandbox import render as render_limited
 
 SPLIT_RE = re.compile(r"[,;\s]+")
 
@@ -129,7 +130,7 @@ class _Plain:
     def value(self, ctx: Mapping[str, Any]) -> Any:
         """The field for `ctx` (a string, or the raw value of a lone `{{ name }}`)."""
         if self.template is not None:
-            return self.template.render(ctx)
+            return render_limited(self.template, ctx)
         parts = self.parts
         try:
             if self.single:
@@ -268,7 +269,7 @@ class MessageRenderer(RowTemplates):
         ctx = self.context(row, row_number)
         name = self.job.message.text_name  # the field being rendered, for the error message
         try:
-            text = self._text.render(ctx).strip()
+            text = render_limited(self._text, ctx).strip()
             name = "message.event_id"
             event_id = str(self._event.value(ctx)).strip()
             recipients: list[str] = []

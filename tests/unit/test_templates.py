@@ -154,7 +154,19 @@ def test_an_empty_idempotency_key_is_a_row_problem(value):
 @pytest.mark.parametrize("text", ["{{ 'a' * 3000000000 }}", "{{ ('a' * 20000) * 20000 }}", "{{ 10 ** 100000000 }}",
                                   "{{ 'a'.ljust(10 ** 9) }}", "{{ 'a' | center(3000000000) }}",
                                   "{{ '%0999999999d' % 1 }}", "{{ '{:>999999999}'.format('x') }}",
-                                  "{{ 'a' | indent(999999999, true) }}", "{{ [1] * 3000000000 }}"])
+                                  "{{ 'a' | indent(999999999, true) }}", "{{ [1] * 3000000000 }}",
+                                  # the second attack pass: amplifiers, accumulation, loops writing text
+                                  "{% set ns = namespace(s='a') %}{% for i in range(30) %}{% set ns.s = ns.s ~ ns.s %}"
+                                  "{% endfor %}{{ ns.s }}",
+                                  "{% set a = 'a' * 1000000 %}{% set b = a ~ a %}{% set c = b ~ b %}{{ c }}",
+                                  "{{ (['a' * 1000000] * 750) | join }}", "{{ ('a' * 1000000).replace('a', 'aaa') }}",
+                                  "{{ ('a' * 1000000) | replace('a', 'aaa') }}",
+                                  "{{ ('a' * 750).join('a' * 1000000) }}",
+                                  "{{ ('\t' * 2000).expandtabs(750000) }}", "{{ '{:{}}'.format(1, 1500000000) }}",
+                                  "{{ (('a\n') * 1000000) | indent('x' * 1500, first=True) }}",
+                                  "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}",
+                                  "{% set ns = namespace(n=3) %}{% for i in range(40) %}{% set ns.n = ns.n * ns.n %}"
+                                  "{% endfor %}{{ ns.n > 1 }}"])
 def test_a_template_cannot_build_gigabytes_or_burn_minutes(text):
     """Each took gigabytes or minutes before the 20,000-character message check could refuse it."""
     with pytest.raises(TemplateError) as info:
@@ -167,6 +179,10 @@ def test_a_template_cannot_build_gigabytes_or_burn_minutes(text):
                                             ("{{ '%05d' % 42 }}", "00042"), ("{{ '{:,}'.format(5000000) }}",
                                                                               "5,000,000"),
                                             ("{{ '%s items' | format(5000000) }}", "5000000 items"),
-                                            ("{{ 'x' | center(5) }}", "x"), ("{{ 10 % 3 }}", "1")])
+                                            ("{{ 'x' | center(5) }}", "x"), ("{{ 10 % 3 }}", "1"),
+                                            ("{{ ['a', 'b'] | join(', ') }}", "a, b"), ("{{ 'a-b'.replace('-', ' ') }}",
+                                                                                       "a b"),
+                                            ("{% set ns = namespace(t='') %}{% for i in range(3) %}{% set ns.t = "
+                                             "ns.t ~ i %}{% endfor %}{{ ns.t }}", "012")])
 def test_ordinary_arithmetic_and_formatting_still_work(text, expected):
     assert renderer(text).render(ROW, 1).text == expected
