@@ -51,6 +51,45 @@ class DigestSet:
         return True
 
 
+class KeptItems:
+    """The last `keep` items in arrival order, their raw bodies at most `max_kept_bytes` in total: tuples whose
+    first field is a rising `seq` and last the raw body (bytes). Appending evicts the oldest; the list is
+    compacted now and then, so memory follows what is kept. Not thread-safe (the state lock)."""
+
+    def __init__(self, keep: int, max_kept_bytes: int) -> None:
+        self.keep, self.max_kept_bytes = keep, max_kept_bytes
+        self._items: list[tuple | None] = []  # from _head on
+        self._head = 0
+        self.kept_bytes = 0
+
+    def append(self, item: tuple) -> None:
+        """Keep `item` (nothing when `keep` is 0), evicting the oldest past either bound."""
+        if not self.keep:
+            return
+        self._items.append(item)
+        self.kept_bytes += len(item[-1])
+        while len(self) > self.keep or self.kept_bytes > self.max_kept_bytes:
+            oldest = self._items[self._head]
+            self._items[self._head] = None
+            self._head += 1
+            self.kept_bytes -= len(oldest[-1])  # type: ignore[index]
+        if self._head > 1024 and self._head * 2 > len(self._items):
+            del self._items[: self._head]
+            self._head = 0
+
+    def __len__(self) -> int:
+        return len(self._items) - self._head
+
+    def after(self, seq: int, limit: int | None = None) -> list[tuple]:
+        """The kept items with a `seq` above `seq`, oldest first, at most `limit` (references only: cheap
+        under the lock)."""
+        if not len(self):
+            return []
+        first_seq = self._items[self._head][0]  # type: ignore[index]
+        start = self._head + max(0, seq - first_seq + 1)
+        return self._items[start:None if limit is None else start + limit]  # type: ignore[return-value]
+
+
 class MessageLedger:
     """Kept message bodies plus counts over every accepted message (see module docstring).
 
@@ -59,10 +98,7 @@ class MessageLedger:
 
     def __init__(self, keep: int = DEFAULT_KEEP_MESSAGES, max_kept_bytes: int = MAX_KEPT_BYTES) -> None:
         self.keep = keep
-        self.max_kept_bytes = max_kept_bytes
-        self._items: list[tuple | None] = []  # (seq, event_id, endpoint, token_id, at_s, body), from _head on
-        self._head = 0
-        self.kept_bytes = 0
+        self.kept = KeptItems(keep, max_kept_bytes)  # (seq, event_id, endpoint, token_id, at_s, body)
         self.total = 0
         self.by_event: Counter[str | None] = Counter()
         self.by_recipient: Counter[str] = Counter()
@@ -77,11 +113,7 @@ class MessageLedger:
         if len(raw) > COMPACT_OVER_BYTES:
             doc = {"message": payload.message, "recipients": list(payload.recipients), "context": payload.context}
             raw = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        if self.keep:
-            self._items.append((self.total, event_id, endpoint, token_id, at_s, raw))
-            self.kept_bytes += len(raw)
-            while self.kept_count > self.keep or self.kept_bytes > self.max_kept_bytes:
-                self._evict()
+        self.kept.append((self.total, event_id, endpoint, token_id, at_s, raw))
         self._count(event_id, payload)
         return self.total
 
@@ -98,18 +130,13 @@ class MessageLedger:
             self.deliveries += 1
             self._seen.add(hashlib.blake2b(prefix + recipient.encode("utf-8"), digest_size=8).digest())
 
-    def _evict(self) -> None:
-        item = self._items[self._head]
-        self._items[self._head] = None
-        self._head += 1
-        self.kept_bytes -= len(item[5])  # type: ignore[index]
-        if self._head > 1024 and self._head * 2 > len(self._items):
-            del self._items[: self._head]
-            self._head = 0
-
     @property
     def kept_count(self) -> int:
-        return len(self._items) - self._head
+        return len(self.kept)
+
+    @property
+    def kept_bytes(self) -> int:
+        return self.kept.kept_bytes
 
     @property
     def duplicate_deliveries(self) -> int:
@@ -119,12 +146,7 @@ class MessageLedger:
     def page(self, after: int = 0, limit: int | None = None) -> list[tuple]:
         """Raw kept items with `seq > after`, oldest first, at most `limit` (all when None). Cheap: copies
         references only, so a caller can decode them (`decode`) outside the lock."""
-        if not self.kept_count:
-            return []
-        first_seq = self._items[self._head][0]  # type: ignore[index]
-        start = self._head + max(0, after - first_seq + 1)
-        stop = len(self._items) if limit is None else min(len(self._items), start + limit)
-        return self._items[start:stop] if start < stop else []
+        return self.kept.after(after, limit)
 
     def count(self, event_id: str | None = None, recipient: str | None = None, *, any_event: bool = True) -> int:
         """Accepted sends (kept or not) for `event_id` and/or to `recipient` (case-blind); both None = all.

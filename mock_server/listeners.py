@@ -25,11 +25,11 @@ import json
 import re
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from .ledger import MAX_KEPT_BYTES, DigestSet, iso_utc
+from .ledger import MAX_KEPT_BYTES, DigestSet, KeptItems, iso_utc
 
 MODES = ("none", "bearer", "hmac")
 ALGORITHMS = ("sha256", "sha512")
@@ -159,10 +159,8 @@ class EventLedger:
     listener again: a listener has no idempotency key) over every event. Not thread-safe (the state lock)."""
 
     def __init__(self, keep: int, max_kept_bytes: int = MAX_KEPT_BYTES) -> None:
-        self.keep, self.max_kept_bytes = keep, max_kept_bytes
-        self._items: list[tuple | None] = []  # (seq, listener_id, auth, token_id, at_s, raw), from _head on
-        self._head = 0
-        self.kept_bytes = 0
+        self.keep = keep
+        self.kept = KeptItems(keep, max_kept_bytes)  # (seq, listener_id, auth, token_id, at_s, raw)
         self.total = 0
         self.by_listener: Counter[str] = Counter()
         self._seen = DigestSet()
@@ -173,25 +171,12 @@ class EventLedger:
         self.by_listener[listener_id] += 1
         canonical = json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         self._seen.add(hashlib.blake2b(listener_id.encode() + b"\0" + canonical, digest_size=8).digest())
-        if self.keep:
-            self._items.append((self.total, listener_id, auth, token_id, at_s, raw))
-            self.kept_bytes += len(raw)
-            while self.kept_count > self.keep or self.kept_bytes > self.max_kept_bytes:
-                self._evict()
+        self.kept.append((self.total, listener_id, auth, token_id, at_s, raw))
         return self.total
-
-    def _evict(self) -> None:
-        item = self._items[self._head]
-        self._items[self._head] = None
-        self._head += 1
-        self.kept_bytes -= len(item[5])  # type: ignore[index]
-        if self._head > 1024 and self._head * 2 > len(self._items):
-            del self._items[: self._head]
-            self._head = 0
 
     @property
     def kept_count(self) -> int:
-        return len(self._items) - self._head
+        return len(self.kept)
 
     @property
     def duplicates(self) -> int:
@@ -200,17 +185,8 @@ class EventLedger:
 
     def page(self, after: int = 0, limit: int | None = None, listener_id: str | None = None) -> list[tuple]:
         """Kept items with `seq > after` (of `listener_id` when given), oldest first, at most `limit`."""
-        if not self.kept_count:
-            return []
-        first_seq = self._items[self._head][0]  # type: ignore[index]
-        start = self._head + max(0, after - first_seq + 1)
-        items: Iterable = (i for i in self._items[start:] if listener_id is None or i[1] == listener_id)
-        out = []
-        for item in items:
-            if limit is not None and len(out) >= limit:
-                break
-            out.append(item)
-        return out
+        items = [i for i in self.kept.after(after) if listener_id is None or i[1] == listener_id]
+        return items if limit is None else items[:limit]
 
     def count(self, listener_id: str | None = None) -> int:
         """Accepted events (kept or not), of `listener_id` when given."""
