@@ -1,11 +1,11 @@
-"""Render one message per row with Jinja: the only module that imports Jinja (`mwsync.payload` renders
-listener bodies with the compiled fields this module hands out).
+"""Render one message per row with Jinja: this package (with its size-limited `sandbox`) is the only one that
+imports Jinja (`mwsync.payload` renders listener bodies with the compiled fields this module hands out).
 
 - The message text is chat markup (Moveworks' HTML subset), rendered with autoescaping: a row value
   `R&D` becomes `R&amp;D` and `<b>Bobby</b>` in data is shown, not rendered. Trusted markup from
   data is an explicit opt-in: `{{ value | safe }}`.
 - Every other field (event id, recipients, slots, idempotency key) is plain text, not escaped.
-- All templates run in a `SandboxedEnvironment` with size limits (`mwsync.sandbox`) and `StrictUndefined`:
+- All templates run in a `SandboxedEnvironment` with size limits (`mwsync.templates.sandbox`) and `StrictUndefined`:
   a misspelt variable is an error naming the template, its line and the source row, never an empty string.
 
 - A null value (JSON `null`, YAML `~`) printed by `{{ ... }}` is an error, never the text `None`; write
@@ -36,10 +36,10 @@ from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedErr
 from jinja2.exceptions import TemplateError as JinjaTemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
-from .config.job import Job
-from .errors import Problem, TemplateError
-from .records import RenderedMessage
-from .rules import address_key
+from ..config.job import Job
+from ..errors import Problem, TemplateError
+from ..records import RenderedMessage
+from ..rules import address_key
 from .sandbox import LimitedSandbox
 from .sandbox import render as render_limited
 
