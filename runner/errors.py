@@ -172,8 +172,13 @@ class AuthError(RunStopped):
 
 
 class Unreachable(RunStopped):
-    """The API cannot be reached (connection refused, DNS failure, connect timeout) or its token
-    endpoint keeps failing: nothing can be sent, so the run stops. The message names the host."""
+    """The API cannot be reached (connection refused, DNS failure, connect timeout), its token endpoint
+    keeps failing, or it redirects every send elsewhere: nothing can be sent, so the run stops. The message
+    names the host; `status` is the HTTP answer when there was one (a redirect), else None."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
 
 
 class DeliveryError(MwsyncError):

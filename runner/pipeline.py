@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -36,7 +35,7 @@ from .rules import EMBEDDED_RATE_LIMIT, listener_limit
 from .send.stop import StopSignal, interrupted_reason, running
 from .send.throttle import Limiter  # no `requests`: plan and validate stay light
 from .sources import iter_rows
-from .state import check_ci_journal, journal_exists, journal_location, open_job_journal, open_limiters
+from .state import check_ci_journal, journal_location, open_dry_run_journal, open_job_journal, open_limiters
 from .templates import MessageRenderer
 
 Renderer = MessageRenderer | PayloadRenderer
@@ -141,19 +140,6 @@ class _Planned:
     tally: dict[str, int] = field(default_factory=dict)  # the send pass's: messages left to other runners
 
 
-def _dry_run_journal(job: Job, options: RunOptions, stack: ExitStack) -> JournalBackend:
-    """The journal a dry run plans against: the job's own, or, when it has none yet, an empty one in a
-    temporary folder. A dry run creates nothing, so the CI guard still sees a first send as new."""
-    if journal_exists(job, options):
-        return open_job_journal(job, options)
-    from .journal.sqlite import SqliteJournal
-
-    folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mwsync-dry-run-")))
-    journal = SqliteJournal(folder / "journal.sqlite", target=job.target, job=job.name)
-    journal.location = f"{journal_location(job, options)} (none yet)"
-    return journal
-
-
 def _prepare(job: Job, options: RunOptions, stack: ExitStack) -> _Planned:
     """Open `job`'s journal (closed by `stack`), recover rows an earlier run left in flight, plan.
     Raises `InvalidMessages`, `TemplateError`, `JournalError`."""
@@ -164,7 +150,7 @@ def _prepare(job: Job, options: RunOptions, stack: ExitStack) -> _Planned:
         check_ci_journal(job, journal_location(job, options), options)
         journal = open_job_journal(job, options)
     else:
-        journal = _dry_run_journal(job, options, stack)
+        journal = open_dry_run_journal(job, options, stack)
     stack.callback(journal.close)
     recovered = journal.recover()
     plan = plan_pass(rendered(job, renderer), journal.lookup, options.send, label=job.source.label,

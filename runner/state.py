@@ -10,7 +10,9 @@ For the limiter: `--limiter` (or `MWSYNC_LIMITER`), then the first job file of t
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Protocol
 
@@ -99,6 +101,18 @@ def open_job_journal(job: Job, options: StateOptions, *, exclusive: bool = True,
     return open_journal(journal_location(job, options), target=job.target, job=job.name,
                         exclusive=exclusive, create=options.new_journal, lease_s=options.lease_s,
                         new_ok=not (sending and exclusive and ci_guarded(job, options)))
+
+
+def open_dry_run_journal(job: Job, options: StateOptions, stack: ExitStack) -> JournalBackend:
+    """The journal a dry run plans against: the job's own, or, when it has none yet, an empty one in a
+    temporary folder (removed by `stack`). A dry run creates nothing, so the CI guard still sees a first send
+    as new. Raises as `open_job_journal`."""
+    if journal_exists(job, options):
+        return open_job_journal(job, options)
+    folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mwsync-dry-run-")))
+    journal = open_journal(folder / "journal.sqlite", target=job.target, job=job.name)
+    journal.location = f"{journal_location(job, options)} (none yet)"
+    return journal
 
 
 def limiter_location(jobs: Sequence[Job], options: StateOptions, target: str) -> str | None:

@@ -61,6 +61,27 @@ def _cause(exc: BaseException) -> str:
     return text or exc.__class__.__name__
 
 
+def lock_paths(path: Path, job: str) -> tuple[Path, Path]:
+    """The lock file of (journal `path`, `job`): `.<journal file>.<job>.lock` beside the journal (hidden, and
+    not matched by `rm journal.sqlite*`, so the memory of a deleted journal survives the usual way of
+    deleting it), then where mwsync 0.1 kept it (`<journal file>.<job>.lock`), still read for its memory."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", job)
+    return path.with_name(f".{path.name}.{safe}.lock"), Path(f"{path}.{safe}.lock")
+
+
+def remembered_id(path: Path, job: str) -> str | None:
+    """The journal id an earlier run of `job` wrote into a lock file beside `path` (`lock_paths`), if any."""
+    for lock in lock_paths(path, job):
+        try:
+            text = lock.read_text(encoding="utf-8")
+        except OSError:
+            continue
+        match = re.search(r"^journal ([0-9a-f]{32})$", text, re.M)
+        if match:
+            return match.group(1)
+    return None
+
+
 class SqliteJournal:
     """The delivery journal of one job against one target (`target`: API URL or `embedded`).
 
@@ -104,13 +125,7 @@ class SqliteJournal:
     # -- opening ---------------------------------------------------------------------------------------
 
     def _lock_path(self) -> Path:
-        """`.<journal file>.<job>.lock` beside the journal: hidden, and not matched by `rm journal.sqlite*`, so
-        the memory of a deleted journal survives the usual way of deleting it."""
-        return self.path.with_name(f".{self.path.name}.{re.sub(r'[^A-Za-z0-9._-]', '_', self.job)}.lock")
-
-    def _legacy_lock_path(self) -> Path:
-        """Where mwsync 0.1 kept the lock file (`<journal file>.<job>.lock`): still read for its memory."""
-        return Path(f"{self.path}.{re.sub(r'[^A-Za-z0-9._-]', '_', self.job)}.lock")
+        return lock_paths(self.path, self.job)[0]
 
     def _take_run_lock(self):
         """One run per (journal, job) at a time: two runs reading the same journal would both see a
@@ -126,25 +141,14 @@ class SqliteJournal:
                                "(running it twice at once would send messages twice)") from None
         return handle
 
-    @classmethod
-    def used_before(cls, path: str | Path, job: str) -> bool:
+    @staticmethod
+    def used_before(path: str | Path, job: str) -> bool:
         """True when a run of `job` wrote a journal id into the lock file beside `path`: a missing file there
         is a deleted journal, not a first run (opening it raises `JournalError`)."""
-        probe = cls.__new__(cls)
-        probe.path, probe.job = Path(path), job
-        return probe._remembered_id() is not None
+        return remembered_id(Path(path), job) is not None
 
     def _remembered_id(self) -> str | None:
-        """The journal id an earlier run wrote into the lock file (or the legacy one), if any."""
-        for lock in (self._lock_path(), self._legacy_lock_path()):
-            try:
-                text = lock.read_text(encoding="utf-8")
-            except OSError:
-                continue
-            match = re.search(r"^journal ([0-9a-f]{32})$", text, re.M)
-            if match:
-                return match.group(1)
-        return None
+        return remembered_id(self.path, self.job)
 
     def _remember(self, journal_id: str) -> None:
         handle = self._lock_file

@@ -205,9 +205,7 @@ class MoveworksClient:
                 raise Unreachable(f"{exc}; no access token, so the run stops") from None
             return self._result("failed", exc, counts, started)
         except Redirected as exc:
-            stop = Unreachable(f"{exc}; every send would be redirected, so the run stops")
-            stop.status = exc.status  # the answer the request got (the report counts it)
-            raise stop from None
+            raise Unreachable(f"{exc}; every send would be redirected, so the run stops", exc.status) from None
         except PermanentError as exc:
             return self._result("failed", exc, counts, started)
         except OutcomeUnknown as exc:
